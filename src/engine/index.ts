@@ -1,0 +1,38 @@
+/**
+ * @module engine — refresh → plan → apply for one flock on one execution target (SPEC.md §3).
+ */
+import type { FlockConfig } from '../config/model.ts';
+import type { HttpClient, Logger, TypeCatalog } from '../providers/types.ts';
+import type { StateBackend } from './state-types.ts';
+import type { ApplyResult, EngineEvent, Plan } from './plan-types.ts';
+
+export type * from './plan-types.ts';
+export type * from './state-types.ts';
+export { UNKNOWN } from './plan-types.ts';
+
+export interface EngineOptions {
+  readonly catalog: TypeCatalog;
+  readonly state: StateBackend;
+  readonly http: HttpClient;
+  /** Bounded parallelism of apply and refresh (default 10). */
+  readonly parallelism?: number;
+  readonly log?: Logger;
+  /** drover.approval asks here; default: fail closed. */
+  readonly confirm?: (question: string) => Promise<boolean>;
+  readonly onEvent?: (e: EngineEvent) => void;
+  readonly retry?: { readonly attempts?: number; readonly baseMs?: number; readonly maxMs?: number };
+  /** Environment for `${env.NAME}` in providers (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal;
+}
+
+export interface RunInputs {
+  readonly target: string;
+  /** Artifact versions by name; every flock artifact must have one (ARTIFACT_VERSION_MISSING). */
+  readonly artifacts: Readonly<Record<string, string>>;
+  /** Default: derived from the config digest and artifact versions (local mode). */
+  readonly releaseId?: string;
+  /** Default: a fresh UUID. */
+  readonly executionId?: string;
+  readonly destroy?: boolean;
+}

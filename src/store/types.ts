@@ -1,0 +1,27 @@
+/**
+ * @module store/types — the one small interface both stores implement (PGlite in the data directory,
+ * `pg` for a real PostgreSQL server). SQL is PostgreSQL with `$1` parameters on both.
+ */
+
+export interface QueryResult<R> {
+  readonly rows: R[];
+  readonly rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'pg';
+  /** Runs fn in one transaction (BEGIN … COMMIT, ROLLBACK on throw). */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** A postgres:// URL; when set, the pg implementation is used. */
+  readonly databaseUrl?: string;
+  /** PGlite data directory (default ./.drover); the database lives in DATA_DIR/pgdata. */
+  readonly dataDir?: string;
+}
