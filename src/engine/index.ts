@@ -36,3 +36,17 @@ export interface RunInputs {
   readonly executionId?: string;
   readonly destroy?: boolean;
 }
+
+/*
+ * Public functions (implemented in plan.ts / apply.ts / compare.ts / render.ts; re-exported here):
+ *
+ *   plan(config: FlockConfig, inputs: RunInputs, opts: EngineOptions): Promise<Plan>
+ *     refresh (resolving pending intents: adopt or clear) then plan. Does not change resources.
+ *   apply(config: FlockConfig, inputs: RunInputs, opts: EngineOptions & { savedPlan?: Plan; approvedPlan?: Plan }): Promise<ApplyResult>
+ *     refresh → plan → apply. savedPlan: refused with PLAN_STALE if state lineage/serial moved on.
+ *     approvedPlan: the fresh plan is compared with it first (PLAN_DIVERGED names the extra operation).
+ *   comparePlans(approved: Plan, fresh: Plan): void — throws DroverError('PLAN_DIVERGED').
+ *   renderPlan(plan: Plan, opts?: { color?: boolean }): string — the readable diff for people.
+ *   localReleaseId(config: FlockConfig, artifacts): string — UUID derived from config digest + versions.
+ */
+export type { FlockConfig };
