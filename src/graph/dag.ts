@@ -1,0 +1,232 @@
+/**
+ * @module graph/dag — deterministic DAG utilities shared by resources (`depends_on` + references) and
+ * targets (`after`): topological order, depth levels, reverse order for deletes and cycle paths.
+ *
+ * An edge `{ from: 'vm', to: 'net' }` reads "vm depends on net": `net` comes first in `topoOrder`, and a
+ * cycle prints in the same direction as the config is written (`vm -> net -> vm`). Edges that name a
+ * node outside `nodes` are ignored, so callers may pass a subset of nodes (e.g. the resources one target
+ * selects) with the full edge list.
+ */
+import { DroverError } from '../errors.ts';
+
+export interface Edge {
+  /** The dependent node. */
+  readonly from: string;
+  /** The node it depends on (comes first). */
+  readonly to: string;
+}
+
+/** A cycle as a closed path: the first node is repeated at the end (`['a', 'b', 'a']`). */
+export type CyclePath = readonly string[];
+
+interface Adjacency {
+  readonly nodes: readonly string[]; // sorted, unique
+  /** node → what it depends on (sorted, unique). */
+  readonly deps: ReadonlyMap<string, readonly string[]>;
+  /** node → what depends on it (sorted, unique). */
+  readonly dependents: ReadonlyMap<string, readonly string[]>;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function adjacency(nodes: Iterable<string>, edges: Iterable<Edge>): Adjacency {
+  const sorted = [...new Set(nodes)].sort(compare);
+  const present = new Set(sorted);
+  const deps = new Map<string, Set<string>>();
+  const dependents = new Map<string, Set<string>>();
+  for (const n of sorted) {
+    deps.set(n, new Set());
+    dependents.set(n, new Set());
+  }
+  for (const e of edges) {
+    if (!present.has(e.from) || !present.has(e.to)) continue;
+    deps.get(e.from)!.add(e.to);
+    dependents.get(e.to)!.add(e.from);
+  }
+  const freeze = (m: Map<string, Set<string>>): Map<string, readonly string[]> =>
+    new Map([...m].map(([k, v]) => [k, [...v].sort(compare)]));
+  return { nodes: sorted, deps: freeze(deps), dependents: freeze(dependents) };
+}
+
+/**
+ * Kahn's algorithm with a sorted ready set, so equal inputs always give the same order (ties broken
+ * alphabetically). `forward` = dependencies first; otherwise dependents first.
+ * Returns the order and whatever could not be ordered (nodes on or behind a cycle).
+ */
+function kahn(adj: Adjacency, forward: boolean): { order: string[]; stuck: string[] } {
+  const before = forward ? adj.deps : adj.dependents; // what must come earlier
+  const after = forward ? adj.dependents : adj.deps; // what this unblocks
+  const waiting = new Map<string, number>();
+  for (const n of adj.nodes) waiting.set(n, before.get(n)!.length);
+  const ready = adj.nodes.filter((n) => waiting.get(n) === 0);
+  const order: string[] = [];
+  while (ready.length > 0) {
+    // The ready list is kept sorted; graphs here are small (tens to hundreds of nodes).
+    const n = ready.shift()!;
+    order.push(n);
+    for (const m of after.get(n)!) {
+      const left = waiting.get(m)! - 1;
+      waiting.set(m, left);
+      if (left === 0) {
+        const at = ready.findIndex((r) => compare(r, m) > 0);
+        if (at === -1) ready.push(m);
+        else ready.splice(at, 0, m);
+      }
+    }
+  }
+  const placed = new Set(order);
+  return { order, stuck: adj.nodes.filter((n) => !placed.has(n)) };
+}
+
+/**
+ * Thrown by the ordering functions when the graph has a cycle; carries every cycle found. A cycle is a
+ * config error (the loader reports it with locations first), hence CONFIG_INVALID.
+ */
+export class CycleError extends DroverError {
+  readonly cycles: readonly CyclePath[];
+  constructor(cycles: readonly CyclePath[]) {
+    super('CONFIG_INVALID', `dependency cycle: ${cycles.map(formatCycle).join('; ')}`, {
+      details: { cycles: cycles.map(formatCycle) },
+    });
+    this.cycles = cycles;
+  }
+}
+
+/**
+ * Dependencies first, ties broken alphabetically. Throws CycleError if the graph has a cycle
+ * (the config loader reports cycles first, so a loaded config never does).
+ */
+export function topoOrder(nodes: Iterable<string>, edges: Iterable<Edge>): string[] {
+  const adj = adjacency(nodes, edges);
+  const { order, stuck } = kahn(adj, true);
+  if (stuck.length > 0) throw new CycleError(cyclesOf(adj));
+  return order;
+}
+
+/** Dependents first (the order deletes run in), ties broken alphabetically. Throws CycleError. */
+export function reverseOrder(nodes: Iterable<string>, edges: Iterable<Edge>): string[] {
+  const adj = adjacency(nodes, edges);
+  const { order, stuck } = kahn(adj, false);
+  if (stuck.length > 0) throw new CycleError(cyclesOf(adj));
+  return order;
+}
+
+/**
+ * Depth per node: 0 for a node with no dependencies, else 1 + the deepest of its dependencies. Nodes of
+ * one level never depend on each other, so a level can run in parallel. Throws CycleError.
+ */
+export function levels(nodes: Iterable<string>, edges: Iterable<Edge>): Map<string, number> {
+  const adj = adjacency(nodes, edges);
+  const { order, stuck } = kahn(adj, true);
+  if (stuck.length > 0) throw new CycleError(cyclesOf(adj));
+  const depth = new Map<string, number>();
+  for (const n of order) {
+    let d = 0;
+    for (const dep of adj.deps.get(n)!) d = Math.max(d, depth.get(dep)! + 1);
+    depth.set(n, d);
+  }
+  return depth;
+}
+
+/**
+ * One cycle per strongly connected component (a self-loop counts), each a closed path starting at the
+ * component's alphabetically smallest node and following the shortest way back to it, so the report
+ * is short and stable. Sorted by their first node. Empty when the graph is a DAG.
+ */
+export function findCycles(nodes: Iterable<string>, edges: Iterable<Edge>): CyclePath[] {
+  return cyclesOf(adjacency(nodes, edges));
+}
+
+/** `['a', 'b', 'a']` → `a -> b -> a`. */
+export function formatCycle(path: CyclePath): string {
+  return path.join(' -> ');
+}
+
+function cyclesOf(adj: Adjacency): CyclePath[] {
+  const cycles: CyclePath[] = [];
+  for (const component of stronglyConnected(adj)) {
+    const start = component[0]!; // components come sorted
+    const members = new Set(component);
+    if (component.length === 1 && !adj.deps.get(start)!.includes(start)) continue;
+    cycles.push(shortestCycle(adj, start, members));
+  }
+  return cycles.sort((a, b) => compare(a[0]!, b[0]!));
+}
+
+/** BFS from `start` inside its component back to `start`; neighbours in alphabetical order. */
+function shortestCycle(adj: Adjacency, start: string, members: ReadonlySet<string>): CyclePath {
+  const parent = new Map<string, string>();
+  const queue: string[] = [start];
+  const seen = new Set<string>([start]);
+  while (queue.length > 0) {
+    const n = queue.shift()!;
+    for (const m of adj.deps.get(n)!) {
+      if (!members.has(m)) continue;
+      if (m === start) {
+        const path = [start];
+        for (let at: string | undefined = n; at !== undefined && at !== start; at = parent.get(at)) path.splice(1, 0, at);
+        path.push(start);
+        return path;
+      }
+      if (seen.has(m)) continue;
+      seen.add(m);
+      parent.set(m, n);
+      queue.push(m);
+    }
+  }
+  /* c8 ignore next */
+  return [start, start];
+}
+
+/** Tarjan's algorithm, iterative (config graphs are user input: no recursion depth limits). */
+function stronglyConnected(adj: Adjacency): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  let next = 0;
+  for (const root of adj.nodes) {
+    if (index.has(root)) continue;
+    const work: { node: string; i: number }[] = [{ node: root, i: 0 }];
+    index.set(root, next);
+    low.set(root, next);
+    next++;
+    stack.push(root);
+    onStack.add(root);
+    while (work.length > 0) {
+      const frame = work[work.length - 1]!;
+      const deps = adj.deps.get(frame.node)!;
+      if (frame.i < deps.length) {
+        const m = deps[frame.i++]!;
+        if (!index.has(m)) {
+          index.set(m, next);
+          low.set(m, next);
+          next++;
+          stack.push(m);
+          onStack.add(m);
+          work.push({ node: m, i: 0 });
+        } else if (onStack.has(m)) {
+          low.set(frame.node, Math.min(low.get(frame.node)!, index.get(m)!));
+        }
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(frame.node)!));
+      if (low.get(frame.node) === index.get(frame.node)) {
+        const component: string[] = [];
+        let m: string;
+        do {
+          m = stack.pop()!;
+          onStack.delete(m);
+          component.push(m);
+        } while (m !== frame.node);
+        out.push(component.sort(compare));
+      }
+    }
+  }
+  return out;
+}
