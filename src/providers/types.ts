@@ -92,8 +92,11 @@ export interface ResourceType<P extends Record<string, unknown> = Record<string,
   readonly replaceOn: readonly string[];
   /** `task` for drover.* deployment tasks (release/execution id rules), else `infrastructure`. */
   readonly kind: 'infrastructure' | 'task';
-  /** Reads the real resource; null when it no longer exists. */
-  read(ctx: ProviderContext, id: string, props: P): Promise<Attributes | null>;
+  /**
+   * Reads the real resource; null when it no longer exists. `prior` is what state recorded for it, when
+   * known: deployment tasks (which exist only in state) answer with it.
+   */
+  read(ctx: ProviderContext, id: string, props: P, prior?: Attributes): Promise<Attributes | null>;
   /** Creates it. If create throws, nothing was created — or the lookup by idempotency key finds it. */
   create(ctx: ProviderContext, props: P, opts: CreateOptions): Promise<Attributes>;
   /** In-place update; when absent, every change is a replace. */
