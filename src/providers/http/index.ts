@@ -1,0 +1,4 @@
+/**
+ * @module providers/http — generic REST resources.
+ */
+export { httpResource } from './resource.ts';
