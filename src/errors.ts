@@ -60,6 +60,7 @@ export const ErrorCodes = {
   UNAUTHORIZED: { status: 401, exit: 1, summary: 'missing or invalid bearer token' },
   FORBIDDEN: { status: 403, exit: 1, summary: 'the token lacks the role for this action' },
   SERVER_UNREACHABLE: { status: 503, exit: 1, summary: 'the Drover server cannot be reached' },
+  UPSTREAM_UNREACHABLE: { status: 502, exit: 1, summary: 'the signing proxy could not reach the destination of a task call, or it did not answer in time' },
 
   INTERNAL: { status: 500, exit: 1, summary: 'an unexpected internal error (a bug: please report it)' },
 } as const satisfies Record<string, CodeSpec>;
