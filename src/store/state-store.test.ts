@@ -1,0 +1,230 @@
+/**
+ * DbStateBackend on the store of this run (PGlite, or PostgreSQL when DATABASE_URL is set).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openTestDb, type TestDb } from '../../test/helpers/db.ts';
+import type { ResourceState } from '../engine/state-types.ts';
+import { DroverError } from '../errors.ts';
+import { DbStateBackend } from './state-store.ts';
+
+function res(address: string, id: string, extra: Partial<ResourceState> = {}): ResourceState {
+  return {
+    address,
+    type: 'sim.bucket',
+    id,
+    properties: { name: address, tags: ['a', 'b'], nested: { n: 1, nil: null } },
+    attributes: { id, arn: `arn:${id}` },
+    dependencies: [],
+    ...extra,
+  };
+}
+
+let t: TestDb;
+let state: DbStateBackend;
+
+beforeEach(async () => {
+  t = await openTestDb();
+  state = new DbStateBackend(t.db);
+});
+afterEach(async () => {
+  await t?.cleanup();
+});
+
+describe('load', () => {
+  it('returns serial 0, no resources and a lineage that stays the same for a state never written', async () => {
+    const a = await state.load('web', 'us-east');
+    expect(a.serial).toBe(0);
+    expect(a.resources.size).toBe(0);
+    expect(a.intents.size).toBe(0);
+    expect(a.lineage).toMatch(/^[0-9a-f-]{36}$/);
+    // Another backend (another process, in effect) sees the same lineage: a plan saved at serial 0
+    // must not look stale to it.
+    const b = await new DbStateBackend(t.db).load('web', 'us-east');
+    expect(b.lineage).toBe(a.lineage);
+    const other = await state.load('web', 'eu-west');
+    expect(other.lineage).not.toBe(a.lineage);
+    expect((await state.history('web', 'us-east')).length).toBe(0);
+  });
+});
+
+describe('commit', () => {
+  it('records puts and removes with serial + 1, full history and reloadable resources', async () => {
+    const { lineage } = await state.load('web', 'prod');
+    const r1 = res('bucket', 'b-1', { dependencies: ['net'] });
+    expect(await state.commit('web', 'prod', { kind: 'put', resource: r1, action: 'create' })).toBe(1);
+    const task = res('deploy', 'd-1', {
+      type: 'drover.deployment',
+      releaseId: 'rel-1',
+      executionId: 'ex-1',
+      status: 'FAILED',
+    });
+    expect(await state.commit('web', 'prod', { kind: 'put', resource: task, action: 'create' })).toBe(2);
+    const r1b = { ...r1, properties: { name: 'bucket', size: 2 } };
+    expect(await state.commit('web', 'prod', { kind: 'put', resource: r1b, action: 'update' })).toBe(3);
+    expect(await state.commit('web', 'prod', { kind: 'remove', address: 'deploy', action: 'delete' })).toBe(
+      4,
+    );
+
+    const snap = await state.load('web', 'prod');
+    expect(snap.lineage).toBe(lineage);
+    expect(snap.serial).toBe(4);
+    expect([...snap.resources.keys()]).toEqual(['bucket']);
+    expect(snap.resources.get('bucket')).toEqual(r1b);
+
+    const h = await state.history('web', 'prod');
+    expect(h.map((e) => [e.serial, e.address, e.action])).toEqual([
+      [1, 'bucket', 'create'],
+      [2, 'deploy', 'create'],
+      [3, 'bucket', 'update'],
+      [4, 'deploy', 'delete'],
+    ]);
+    expect(h[0]!.before).toBeNull();
+    expect(h[0]!.after).toEqual(r1);
+    expect(h[1]!.after).toEqual(task); // releaseId / executionId / status round-trip
+    expect(h[2]!.before).toEqual(r1);
+    expect(h[2]!.after).toEqual(r1b);
+    expect(h[3]!.before).toEqual(task);
+    expect(h[3]!.after).toBeNull();
+    expect(Date.parse(h[3]!.at)).toBeGreaterThanOrEqual(Date.parse(h[0]!.at));
+
+    expect((await state.history('web', 'prod', { address: 'deploy' })).map((e) => e.serial)).toEqual([2, 4]);
+    expect((await state.history('web', 'prod', { afterSerial: 1, limit: 2 })).map((e) => e.serial)).toEqual([
+      2, 3,
+    ]);
+    expect((await state.history('web', 'prod', { descending: true, limit: 1 })).map((e) => e.serial)).toEqual(
+      [4],
+    );
+  });
+
+  it('works without a prior load (creates the state row itself)', async () => {
+    expect(await state.commit('f', 't', { kind: 'put', resource: res('x', 'x-1'), action: 'create' })).toBe(
+      1,
+    );
+    const snap = await state.load('f', 't');
+    expect(snap.serial).toBe(1);
+    expect(snap.lineage).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('keeps states of different targets apart', async () => {
+    await state.commit('f', 'a', { kind: 'put', resource: res('x', 'a-1'), action: 'create' });
+    await state.commit('f', 'b', { kind: 'put', resource: res('x', 'b-1'), action: 'create' });
+    await state.commit('f', 'b', { kind: 'put', resource: res('y', 'b-2'), action: 'create' });
+    expect((await state.load('f', 'a')).resources.get('x')?.id).toBe('a-1');
+    expect((await state.load('f', 'b')).serial).toBe(2);
+    const list = await state.listStates();
+    expect(list.map((s) => [s.flock, s.target, s.serial, s.resourceCount])).toEqual([
+      ['f', 'a', 1, 1],
+      ['f', 'b', 2, 2],
+    ]);
+  });
+
+  it('serialises 50 concurrent commits to one state into serials 1..50 exactly', async () => {
+    const serials = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        state.commit('f', 'par', { kind: 'put', resource: res(`r${i}`, `id-${i}`), action: 'create' }),
+      ),
+    );
+    expect([...serials].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const snap = await state.load('f', 'par');
+    expect(snap.serial).toBe(50);
+    expect(snap.resources.size).toBe(50);
+    const h = await state.history('f', 'par');
+    expect(h.map((e) => e.serial)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('keeps before/after exact under concurrent commits to the same address', async () => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        state.commit('f', 'same', { kind: 'put', resource: res('x', `v${i}`), action: 'update' }),
+      ),
+    );
+    const h = await state.history('f', 'same');
+    expect(h.length).toBe(20);
+    // Each change's `before` is exactly the previous change's `after`.
+    for (let i = 1; i < h.length; i++) expect(h[i]!.before).toEqual(h[i - 1]!.after);
+    expect((await state.load('f', 'same')).resources.get('x')).toEqual(h[19]!.after);
+  });
+});
+
+describe('intents', () => {
+  it('are recorded, replaced, cleared by commit and by clearIntent, without moving the serial', async () => {
+    await state.load('f', 't');
+    const intent = {
+      address: 'user',
+      type: 'sim.user',
+      idempotencyKey: 'k-1',
+      properties: { name: 'nglass' },
+      dependencies: ['group'],
+      createdAt: '2026-01-02T03:04:05.678Z',
+    };
+    await state.putIntent('f', 't', intent);
+    await state.putIntent('f', 't', { ...intent, address: 'other', idempotencyKey: 'k-2' });
+    let snap = await state.load('f', 't');
+    expect(snap.serial).toBe(0);
+    expect(snap.intents.get('user')).toEqual(intent);
+    expect(snap.intents.size).toBe(2);
+
+    await state.putIntent('f', 't', { ...intent, idempotencyKey: 'k-3' });
+    expect((await state.load('f', 't')).intents.get('user')?.idempotencyKey).toBe('k-3');
+
+    // A commit without clearIntent leaves it; with clearIntent removes it in the same transaction.
+    await state.commit('f', 't', { kind: 'put', resource: res('user', 'u-1'), action: 'create' });
+    expect((await state.load('f', 't')).intents.has('user')).toBe(true);
+    await state.commit(
+      'f',
+      't',
+      { kind: 'put', resource: res('user', 'u-1'), action: 'create' },
+      { clearIntent: true },
+    );
+    snap = await state.load('f', 't');
+    expect(snap.intents.has('user')).toBe(false);
+    expect(snap.intents.has('other')).toBe(true);
+    expect(snap.serial).toBe(2);
+
+    await state.clearIntent('f', 't', 'other');
+    expect((await state.load('f', 't')).intents.size).toBe(0);
+  });
+});
+
+describe('stateAt', () => {
+  it('reconstructs every serial from history', async () => {
+    const snapshots: Array<Map<string, ResourceState>> = [new Map()];
+    const current = new Map<string, ResourceState>();
+    const ops: Array<['put', ResourceState] | ['remove', string]> = [
+      ['put', res('a', 'a-1')],
+      ['put', res('b', 'b-1')],
+      ['put', res('a', 'a-2')],
+      ['remove', 'b'],
+      ['put', res('c', 'c-1', { status: 'SUCCEEDED', releaseId: 'r' })],
+      ['put', res('b', 'b-3')],
+      ['remove', 'a'],
+    ];
+    for (const op of ops) {
+      if (op[0] === 'put') {
+        await state.commit('f', 't', { kind: 'put', resource: op[1], action: 'put' });
+        current.set(op[1].address, op[1]);
+      } else {
+        await state.commit('f', 't', { kind: 'remove', address: op[1], action: 'delete' });
+        current.delete(op[1]);
+      }
+      snapshots.push(new Map(current));
+    }
+    const { lineage } = await state.load('f', 't');
+    for (let serial = 0; serial < snapshots.length; serial++) {
+      const at = await state.stateAt('f', 't', serial);
+      expect(at.serial).toBe(serial);
+      expect(at.lineage).toBe(lineage);
+      expect(new Map([...at.resources].sort())).toEqual(new Map([...snapshots[serial]!].sort()));
+    }
+  });
+
+  it('refuses a serial that does not exist with NOT_FOUND', async () => {
+    await state.commit('f', 't', { kind: 'put', resource: res('a', 'a-1'), action: 'create' });
+    for (const bad of [2, -1, 1.5]) {
+      const e = await state.stateAt('f', 't', bad).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(DroverError);
+      expect((e as DroverError).code).toBe('NOT_FOUND');
+    }
+    await expect(state.stateAt('f', 'nope', 0)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

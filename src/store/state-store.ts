@@ -1,0 +1,303 @@
+/**
+ * @module store/state-store — the engine's StateBackend on the database (local mode and the server).
+ *
+ * Tables and the commit function are in migrations/0001_state.sql. Every change is one call of
+ * `drover_state_commit`: one round trip, one transaction, serial + 1, one history row.
+ *
+ * Lineage: `load` of a state never written creates its row (serial 0, a fresh random lineage) with
+ * `ON CONFLICT DO NOTHING`, so every process that loads it afterwards sees the same lineage and a plan
+ * saved against serial 0 stays valid for `apply --plan` in another process. Nothing else is written
+ * before the first commit; a commit without a prior load creates the row itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { DroverError } from '../errors.ts';
+import type { Attributes } from '../providers/types.ts';
+import type {
+  Intent,
+  ResourceState,
+  StateBackend,
+  StateChange,
+  StateSnapshot,
+  TaskStatus,
+} from '../engine/state-types.ts';
+import type { Queryable } from './types.ts';
+
+/** One recorded change. `after` is null when the change removed the resource. */
+export interface HistoryEntry {
+  readonly serial: number;
+  readonly address: string;
+  readonly action: string;
+  readonly before: ResourceState | null;
+  readonly after: ResourceState | null;
+  /** ISO 8601, UTC. */
+  readonly at: string;
+}
+
+export interface HistoryOptions {
+  /** Only entries with a serial greater than this (paging). */
+  readonly afterSerial?: number;
+  /** At most this many entries. */
+  readonly limit?: number;
+  /** Only changes to this address. */
+  readonly address?: string;
+  /** Newest first (default oldest first). */
+  readonly descending?: boolean;
+}
+
+export interface StateSummary {
+  readonly flock: string;
+  readonly target: string;
+  readonly lineage: string;
+  readonly serial: number;
+  readonly resourceCount: number;
+  /** ISO 8601, UTC. */
+  readonly updatedAt: string;
+}
+
+type ResourceJson = {
+  address: string;
+  type: string;
+  id: string;
+  properties?: Record<string, unknown> | null;
+  attributes?: Record<string, unknown> | null;
+  dependencies?: string[] | null;
+  releaseId?: string | null;
+  executionId?: string | null;
+  status?: string | null;
+};
+
+type IntentJson = {
+  address: string;
+  type: string;
+  idempotencyKey: string;
+  properties: Record<string, unknown>;
+  dependencies: string[];
+  createdAt: string;
+};
+
+/** The canonical JSON of a resource (absent optionals omitted), as history and the commit take it. */
+function resourceToJson(r: ResourceState): ResourceJson {
+  return {
+    address: r.address,
+    type: r.type,
+    id: r.id,
+    properties: { ...r.properties },
+    attributes: { ...r.attributes },
+    dependencies: [...r.dependencies],
+    ...(r.releaseId !== undefined ? { releaseId: r.releaseId } : {}),
+    ...(r.executionId !== undefined ? { executionId: r.executionId } : {}),
+    ...(r.status !== undefined ? { status: r.status } : {}),
+  };
+}
+
+function resourceFromJson(j: ResourceJson): ResourceState {
+  return {
+    address: j.address,
+    type: j.type,
+    id: j.id,
+    properties: j.properties ?? {},
+    attributes: {
+      ...(j.attributes ?? {}),
+      id: (j.attributes?.['id'] as string | undefined) ?? j.id,
+    } as Attributes,
+    dependencies: j.dependencies ?? [],
+    ...(j.releaseId != null ? { releaseId: j.releaseId } : {}),
+    ...(j.executionId != null ? { executionId: j.executionId } : {}),
+    ...(j.status != null ? { status: j.status as TaskStatus } : {}),
+  };
+}
+
+function iso(v: unknown): string {
+  return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
+}
+
+// Timestamps inside JSON are formatted in SQL so they do not depend on the session's TimeZone.
+const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** One statement, so the serial, resources and intents are one consistent snapshot. */
+const LOAD_SQL = `
+  SELECT s.lineage::text AS lineage, s.serial,
+    COALESCE((SELECT jsonb_agg(drover_resource_json(r) ORDER BY r.address) FROM drover_state_resources r
+               WHERE r.flock = s.flock AND r.target = s.target), '[]'::jsonb) AS resources,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                 'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
+                 'properties', i.properties, 'dependencies', i.dependencies,
+                 'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', ${ISO_UTC})) ORDER BY i.address)
+               FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb) AS intents
+  FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
+
+interface LoadRow {
+  lineage: string;
+  serial: number;
+  resources: ResourceJson[];
+  intents: IntentJson[];
+}
+
+export class DbStateBackend implements StateBackend {
+  constructor(private readonly db: Queryable) {}
+
+  async load(flock: string, target: string): Promise<StateSnapshot> {
+    let row = (await this.db.query<LoadRow>(LOAD_SQL, [flock, target])).rows[0];
+    if (!row) {
+      await this.db.query(
+        `INSERT INTO drover_states (flock, target, lineage, serial) VALUES ($1, $2, $3, 0)
+         ON CONFLICT (flock, target) DO NOTHING`,
+        [flock, target, randomUUID()],
+      );
+      row = (await this.db.query<LoadRow>(LOAD_SQL, [flock, target])).rows[0];
+      if (!row) throw new DroverError('INTERNAL', `state ${flock}/${target} vanished while being created`);
+    }
+    const resources = new Map<string, ResourceState>();
+    for (const j of row.resources) resources.set(j.address, resourceFromJson(j));
+    const intents = new Map<string, Intent>();
+    for (const i of row.intents) intents.set(i.address, i);
+    return { flock, target, lineage: row.lineage, serial: Number(row.serial), resources, intents };
+  }
+
+  async putIntent(flock: string, target: string, intent: Intent): Promise<void> {
+    // The state row must exist for the engine's lineage to be stable; load() made it, but a caller
+    // that skipped load still gets one here.
+    await this.db.query(
+      `WITH s AS (
+         INSERT INTO drover_states (flock, target, lineage, serial) VALUES ($1, $2, $9, 0)
+         ON CONFLICT (flock, target) DO NOTHING
+       )
+       INSERT INTO drover_state_intents
+         (flock, target, address, type, idempotency_key, properties, dependencies, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+       ON CONFLICT (flock, target, address) DO UPDATE SET
+         type = EXCLUDED.type, idempotency_key = EXCLUDED.idempotency_key, properties = EXCLUDED.properties,
+         dependencies = EXCLUDED.dependencies, created_at = EXCLUDED.created_at`,
+      [
+        flock,
+        target,
+        intent.address,
+        intent.type,
+        intent.idempotencyKey,
+        JSON.stringify(intent.properties),
+        JSON.stringify(intent.dependencies),
+        intent.createdAt,
+        randomUUID(),
+      ],
+    );
+  }
+
+  async commit(
+    flock: string,
+    target: string,
+    change: StateChange,
+    opts: { clearIntent?: boolean } = {},
+  ): Promise<number> {
+    let address: string;
+    let resource: string | null;
+    switch (change.kind) {
+      case 'put':
+        address = change.resource.address;
+        resource = JSON.stringify(resourceToJson(change.resource));
+        break;
+      case 'remove':
+        address = change.address;
+        resource = null;
+        break;
+      default: {
+        const never: never = change;
+        throw new DroverError('INTERNAL', `unknown state change ${JSON.stringify(never)}`);
+      }
+    }
+    const { rows } = await this.db.query<{ serial: number }>(
+      'SELECT drover_state_commit($1, $2, $3::uuid, $4, $5, $6::jsonb, $7) AS serial',
+      [flock, target, randomUUID(), address, change.action, resource, opts.clearIntent === true],
+    );
+    return Number(rows[0]!.serial);
+  }
+
+  async clearIntent(flock: string, target: string, address: string): Promise<void> {
+    await this.db.query(
+      'DELETE FROM drover_state_intents WHERE flock = $1 AND target = $2 AND address = $3',
+      [flock, target, address],
+    );
+  }
+
+  /** The recorded changes of a state, oldest first unless `descending`. */
+  async history(flock: string, target: string, opts: HistoryOptions = {}): Promise<HistoryEntry[]> {
+    const params: unknown[] = [flock, target, opts.afterSerial ?? -1];
+    let sql = `SELECT serial, address, action, before, after, at FROM drover_state_history
+                WHERE flock = $1 AND target = $2 AND serial > $3`;
+    if (opts.address !== undefined) {
+      params.push(opts.address);
+      sql += ` AND address = $${params.length}`;
+    }
+    sql += ` ORDER BY serial ${opts.descending ? 'DESC' : 'ASC'}`;
+    if (opts.limit !== undefined) {
+      params.push(Math.max(0, Math.floor(opts.limit)));
+      sql += ` LIMIT $${params.length}`;
+    }
+    const { rows } = await this.db.query<{
+      serial: number;
+      address: string;
+      action: string;
+      before: ResourceJson | null;
+      after: ResourceJson | null;
+      at: Date | string;
+    }>(sql, params);
+    return rows.map((r) => ({
+      serial: Number(r.serial),
+      address: r.address,
+      action: r.action,
+      before: r.before ? resourceFromJson(r.before) : null,
+      after: r.after ? resourceFromJson(r.after) : null,
+      at: iso(r.at),
+    }));
+  }
+
+  /**
+   * The resources as they were right after change `serial` (0: empty), rebuilt from history: per
+   * address, the latest change at or below it. Intents are not versioned, so the map is empty.
+   */
+  async stateAt(flock: string, target: string, serial: number): Promise<StateSnapshot> {
+    const head = (
+      await this.db.query<{ lineage: string; serial: number }>(
+        'SELECT lineage::text AS lineage, serial FROM drover_states WHERE flock = $1 AND target = $2',
+        [flock, target],
+      )
+    ).rows[0];
+    if (!head || !Number.isInteger(serial) || serial < 0 || serial > Number(head.serial)) {
+      throw new DroverError('NOT_FOUND', `state ${flock}/${target} has no serial ${serial}`, {
+        details: { flock, target, serial, latest: head ? Number(head.serial) : null },
+      });
+    }
+    const { rows } = await this.db.query<{ after: ResourceJson | null }>(
+      `SELECT DISTINCT ON (address) address, after FROM drover_state_history
+        WHERE flock = $1 AND target = $2 AND serial <= $3
+        ORDER BY address, serial DESC`,
+      [flock, target, serial],
+    );
+    const resources = new Map<string, ResourceState>();
+    for (const r of rows) if (r.after) resources.set(r.after.address, resourceFromJson(r.after));
+    return { flock, target, lineage: head.lineage, serial, resources, intents: new Map() };
+  }
+
+  /** Every state in the store, by flock then target. */
+  async listStates(): Promise<StateSummary[]> {
+    const { rows } = await this.db.query<{
+      flock: string;
+      target: string;
+      lineage: string;
+      serial: number;
+      resource_count: number;
+      updated_at: Date | string;
+    }>(
+      `SELECT s.flock, s.target, s.lineage::text AS lineage, s.serial, s.updated_at,
+              (SELECT count(*) FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target) AS resource_count
+         FROM drover_states s ORDER BY s.flock, s.target`,
+    );
+    return rows.map((r) => ({
+      flock: r.flock,
+      target: r.target,
+      lineage: r.lineage,
+      serial: Number(r.serial),
+      resourceCount: Number(r.resource_count),
+      updatedAt: iso(r.updated_at),
+    }));
+  }
+}
