@@ -8,6 +8,7 @@ import { createCatalog } from './catalog.ts';
 import { droverAlarmWatch, droverApproval, droverDeployment, droverTest, droverWait } from './drover/index.ts';
 import { httpResource } from './http/index.ts';
 import { localDirectory, localFile } from './local/index.ts';
+import { postgresDatabase, postgresGrant, postgresRole, postgresSchema } from './postgres/index.ts';
 import { simBucket, simDnsRecord, simInstance, simLoadBalancer, simNetwork, simUser } from './sim/index.ts';
 import type { ResourceType, TypeCatalog } from './types.ts';
 
@@ -21,6 +22,10 @@ export function builtinTypes(): readonly ResourceType[] {
   return [
     localFile,
     localDirectory,
+    postgresDatabase,
+    postgresRole,
+    postgresSchema,
+    postgresGrant,
     simNetwork,
     simInstance,
     simBucket,
