@@ -1,0 +1,64 @@
+/**
+ * plan-noop: 10,000 resources already in sync (simulator latency 0). Measures the plan's wall time and peak
+ * RSS (in a process of its own) and, in that same process, a bare loop of the same 10,000 signed GETs at
+ * the same parallelism. Goal: plan ≤ 1.5 × bare loop, RSS ≤ 400 MB.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadFlock } from '../src/config/index.ts';
+import { apply } from '../src/engine/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { layeredFlock } from './lib/flocks.ts';
+import { report } from './lib/report.ts';
+import { benchEngineParts, benchKeys } from './lib/setup.ts';
+import { startSimProcess } from './lib/sim-process.ts';
+
+const N = Number(process.env.BENCH_N ?? 10_000);
+const P = 32;
+
+const sim = await startSimProcess(['--latency', '0'], benchKeys);
+process.env.DROVER_SIM_URL = sim.url;
+const dataDir = mkdtempSync(join(tmpdir(), 'drover-bench-noop-'));
+const databaseUrl = process.env.DATABASE_URL;
+try {
+  const flock = layeredFlock(N, 1, 3);
+  {
+    const db = await openStore(databaseUrl ? { databaseUrl } : { dataDir });
+    const parts = benchEngineParts(db, P * 2);
+    const config = await loadFlock(flock.dir, parts.catalog);
+    const t = performance.now();
+    const r = await apply(config, { target: 't1', artifacts: {} }, { ...parts, parallelism: P });
+    if (!r.ok) throw new Error('setup apply failed');
+    console.log(`[plan-noop] setup: applied ${N} resources in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    await db.close();
+  }
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/plan-noop-child.ts'], {
+      env: { ...process.env, ...benchKeys, BENCH_DIR: flock.dir, BENCH_DATA_DIR: dataDir, BENCH_P: String(P) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let s = '';
+    child.stdout.on('data', (d: Buffer) => (s += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`child exited ${code}`))));
+  });
+  const m = JSON.parse(out.trim().split('\n').pop()!) as { plan_ms: number; loop_ms: number; rss_mb: number; changes: number };
+  report({
+    bench: 'plan-noop',
+    figures: {
+      store: databaseUrl ? 'postgresql' : 'pglite',
+      resources: N,
+      parallelism: P,
+      plan_ms: m.plan_ms,
+      bare_loop_ms: m.loop_ms,
+      'plan/loop': m.plan_ms / m.loop_ms,
+      peak_rss_mb: m.rss_mb,
+      changes: m.changes,
+    },
+    goal: 'plan ≤ 1.5 × bare loop and peak RSS ≤ 400 MB (and no changes)',
+    met: m.plan_ms <= 1.5 * m.loop_ms && m.rss_mb <= 400 && m.changes === 0,
+  });
+} finally {
+  await sim.stop();
+}

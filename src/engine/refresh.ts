@@ -1,0 +1,81 @@
+/**
+ * @module engine/refresh — reads every resource in state from its provider, after resolving pending
+ * intents (creates that a crash interrupted): adopt what the idempotency key created, or clear the intent.
+ */
+import type { Attributes } from '../providers/types.ts';
+import type { RunContext } from './context.ts';
+import { mapLimit } from './pool.ts';
+import { withRetry } from './retry.ts';
+import type { StateSnapshot } from './state-types.ts';
+
+export interface Refreshed {
+  readonly snapshot: StateSnapshot;
+  /** Attributes as read now; null = gone from the provider. Tasks keep their recorded attributes. */
+  readonly current: ReadonlyMap<string, Attributes | null>;
+}
+
+export async function refresh(rc: RunContext): Promise<Refreshed> {
+  const { state } = rc.opts;
+  const { flock } = rc.config;
+  const target = rc.target.name;
+  let snapshot = await state.load(flock, target);
+
+  if (snapshot.intents.size > 0) {
+    for (const intent of snapshot.intents.values()) {
+      const type = rc.typeOf(intent.type);
+      const ctx = rc.providerContext(intent.type);
+      const { value: found } = await withRetry(
+        () => type.lookup(ctx, { idempotencyKey: intent.idempotencyKey, props: { ...intent.properties } }),
+        rc.retry,
+        undefined,
+        rc.signal,
+      );
+      if (found) {
+        await state.commit(
+          flock,
+          target,
+          {
+            kind: 'put',
+            action: 'adopt',
+            resource: {
+              address: intent.address,
+              type: intent.type,
+              id: found.id,
+              properties: intent.properties,
+              attributes: found,
+              dependencies: intent.dependencies,
+            },
+          },
+          { clearIntent: true },
+        );
+        rc.opts.onEvent?.({ kind: 'adopted', address: intent.address, id: found.id });
+        rc.log.info('adopted a resource created before a crash', { address: intent.address, id: found.id });
+      } else {
+        await state.clearIntent(flock, target, intent.address);
+        rc.opts.onEvent?.({ kind: 'intent-cleared', address: intent.address });
+      }
+    }
+    snapshot = await state.load(flock, target);
+  }
+
+  const entries = [...snapshot.resources.values()];
+  const current = new Map<string, Attributes | null>();
+  let done = 0;
+  await mapLimit(entries, rc.parallelism, async (r) => {
+    const type = rc.typeOf(r.type);
+    if (type.kind === 'task') {
+      current.set(r.address, r.attributes);
+    } else {
+      const { value } = await withRetry(
+        () => type.read(rc.providerContext(r.type), r.id, { ...r.properties }),
+        rc.retry,
+        undefined,
+        rc.signal,
+      );
+      current.set(r.address, value);
+    }
+    done++;
+    if (done === entries.length || done % 100 === 0) rc.opts.onEvent?.({ kind: 'refresh', done, total: entries.length });
+  });
+  return { snapshot, current };
+}
