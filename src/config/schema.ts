@@ -69,8 +69,10 @@ export function flockJsonSchema(catalog: TypeCatalog): Json {
     propertyNames: { pattern: RESOURCE_NAME_PATTERN.source },
     additionalProperties: { $ref: '#/$defs/resource' },
   };
-  const flock = toJson(flockFileSchema) as Json & { properties: Json };
+  const flock = toJson(flockFileSchema) as Json & { properties: Record<string, Json> };
   flock.properties.resources = resources;
+  flock.properties.artifacts!.propertyNames = { pattern: RESOURCE_NAME_PATTERN.source };
+  flock.properties.providers!.propertyNames = { enum: [...new Set(types.map((t) => t.type.split('.')[0]!))].sort() };
   defs.flock = flock;
   const sibling = toJson(z.strictObject(siblingShape)) as Json & { properties: Json };
   sibling.properties.resources = resources;
