@@ -57,6 +57,7 @@ export const ErrorCodes = {
   TASK_NOT_FOUND: { status: 404, exit: 1, summary: 'no such task' },
   WORKER_UNKNOWN: { status: 404, exit: 1, summary: 'no such worker (register first)' },
   TASK_CANCELLED: { status: 409, exit: 1, summary: 'the task was cancelled or killed' },
+  TASK_ENDED: { status: 409, exit: 1, summary: 'the task has ended already; it cannot be controlled' },
   UNAUTHORIZED: { status: 401, exit: 1, summary: 'missing or invalid bearer token' },
   FORBIDDEN: { status: 403, exit: 1, summary: 'the token lacks the role for this action' },
   SERVER_UNREACHABLE: { status: 503, exit: 1, summary: 'the Drover server cannot be reached' },

@@ -1,0 +1,87 @@
+/**
+ * @module scheduler/sql/tasks — inserting and reading tasks and their logs (no lease logic here).
+ */
+import type { Queryable } from '../../store/types.ts';
+import type { TaskSpec } from '../protocol.ts';
+import { ACTIVE, ms, TASK_COLUMNS, WORKER_COLUMNS, type TaskRow, type WorkerRow } from './rows.ts';
+
+export async function insertTask(
+  q: Queryable,
+  t: { id: string; flock: string; spec: TaskSpec; createdBy: string | null },
+): Promise<TaskRow> {
+  const { rows } = await q.query<TaskRow>(
+    `INSERT INTO drover_tasks AS t (id, kind, flock, target, spec, created_by)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+     RETURNING ${TASK_COLUMNS('t')}`,
+    [t.id, t.spec.kind, t.flock, t.spec.target, JSON.stringify(t.spec), t.createdBy],
+  );
+  return rows[0]!;
+}
+
+export async function getTask(q: Queryable, taskId: string): Promise<TaskRow | null> {
+  const { rows } = await q.query<TaskRow>(`SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t WHERE t.id = $1`, [taskId]);
+  return rows[0] ?? null;
+}
+
+export async function listTasks(q: Queryable, opts: { status?: string; limit: number }): Promise<TaskRow[]> {
+  const { rows } = await q.query<TaskRow>(
+    `SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t
+      WHERE ($1::text IS NULL OR t.status = $1)
+      ORDER BY t.created_at DESC, t.id LIMIT $2`,
+    [opts.status ?? null, opts.limit],
+  );
+  return rows;
+}
+
+/** Tasks assigned to a worker now. */
+export async function assignedTasks(q: Queryable, workerId: string): Promise<TaskRow[]> {
+  const { rows } = await q.query<TaskRow>(
+    `SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t
+      WHERE t.worker_id = $1 AND t.status IN ${ACTIVE}
+      ORDER BY t.assigned_at, t.id`,
+    [workerId],
+  );
+  return rows;
+}
+
+export async function getWorker(q: Queryable, workerId: string): Promise<WorkerRow | null> {
+  const { rows } = await q.query<WorkerRow>(`SELECT ${WORKER_COLUMNS('w')} FROM drover_workers w WHERE w.id = $1`, [workerId]);
+  return rows[0] ?? null;
+}
+
+export async function listWorkers(q: Queryable): Promise<(WorkerRow & { tasks: string[] })[]> {
+  const { rows } = await q.query<WorkerRow & { tasks: string[] | null }>(
+    `SELECT ${WORKER_COLUMNS('w')},
+            (SELECT array_agg(t.id ORDER BY t.assigned_at, t.id) FROM drover_tasks t
+              WHERE t.worker_id = w.id AND t.status IN ${ACTIVE}) AS tasks
+       FROM drover_workers w
+      ORDER BY w.registered_at, w.id`,
+  );
+  return rows.map((r) => ({ ...r, tasks: r.tasks ?? [] }));
+}
+
+export async function appendEvents(q: Queryable, taskId: string, token: number | null, events: readonly unknown[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const r = await q.query(
+    `INSERT INTO drover_task_events (task_id, token, event)
+     SELECT $1, $2, e FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`,
+    [taskId, token, JSON.stringify(events)],
+  );
+  return r.rowCount;
+}
+
+export interface EventRow {
+  seq: number;
+  at: number;
+  token: number | null;
+  event: unknown;
+}
+
+export async function readEvents(q: Queryable, taskId: string, after: number, limit: number): Promise<EventRow[]> {
+  const { rows } = await q.query<EventRow>(
+    `SELECT seq::double precision AS seq, ${ms('at')} AS at, token::double precision AS token, event
+       FROM drover_task_events WHERE task_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    [taskId, after, limit],
+  );
+  return rows;
+}
