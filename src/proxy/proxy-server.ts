@@ -181,7 +181,8 @@ export class SigningProxy {
     }
     if (parts[0] === '_proxy' && parts[1] === 'tasks' && parts[2] && method === 'DELETE') {
       const taskId = decodeURIComponent(parts[2]);
-      const eps = [...this.endpoints.values()].filter((e) => e.taskId === taskId);
+      const token = url.searchParams.get('token');
+      const eps = [...this.endpoints.values()].filter((e) => e.taskId === taskId && (token === null || e.token === token));
       for (const ep of eps) await this.closeEndpoint(ep);
       return sendJson(res, 200, { closed: eps.length });
     }

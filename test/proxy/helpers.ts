@@ -19,6 +19,8 @@ export interface Recorded {
   /** Set when the caller's connection closed before the answer was sent. */
   aborted: boolean;
   answered: boolean;
+  /** Date.now() when the request arrived. */
+  readonly at?: number;
 }
 
 export interface Running {
@@ -43,7 +45,7 @@ export async function startUpstream(): Promise<Running & { readonly seen: Record
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), aborted: false, answered: false };
+      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), aborted: false, answered: false, at: Date.now() };
       seen.push(rec);
       const u = new URL(req.url ?? '/', 'http://x');
       const answer = (): void => {
