@@ -4,14 +4,14 @@
  * response was had (refused, reset, timeout).
  *
  * It is on the hot path of every plan and apply, so per request it allocates little: one shared agent,
- * one cached SignatureV4, no per-request closures beyond node:http's own.
+ * synchronous signing (sigv4.ts), no per-request closures beyond node:http's own.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { HttpClient, HttpRequest, HttpResponse } from '../providers/types.ts';
 import { TransientError } from '../providers/types.ts';
 import type { Credentials } from './credentials.ts';
-import { signRequest } from './sign.ts';
+import { signRequestSync } from './sign.ts';
 
 export interface HttpClientOptions {
   /** Whole-request deadline (connect to last body byte). Default 30 s. */
@@ -25,7 +25,7 @@ export interface ClosableHttpClient extends HttpClient {
   close(): void;
 }
 
-type HeaderSigner = (method: string, url: URL, headers: Record<string, string>, body: string) => Promise<Record<string, string>>;
+type HeaderSigner = (method: string, url: URL, headers: Record<string, string>, body: string) => Record<string, string>;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_SOCKETS = 64;
@@ -110,8 +110,8 @@ class NodeHttpClient implements ClosableHttpClient {
     }
   }
 
-  private async send(method: string, url: URL, baseHeaders: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<HttpResponse> {
-    const headers = this.signer ? await this.signer(method, url, { ...baseHeaders }, body) : { ...baseHeaders };
+  private send(method: string, url: URL, baseHeaders: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<HttpResponse> {
+    const headers = this.signer ? this.signer(method, url, baseHeaders, body) : { ...baseHeaders };
     if (body !== '') headers['content-length'] = String(Buffer.byteLength(body));
     const isHttps = url.protocol === 'https:';
     const started = Date.now();
@@ -165,7 +165,7 @@ class StaleSocketError extends Error {}
 
 /** A SigV4-signing client for the simulator (local mode; the proxy signs on the worker's behalf). */
 export function createSignedHttpClient(creds: Credentials, opts: HttpClientOptions = {}): ClosableHttpClient {
-  const signer: HeaderSigner = (method, url, headers, body) => signRequest({ method, url, headers, body }, creds);
+  const signer: HeaderSigner = (method, url, headers, body) => signRequestSync({ method, url, headers, body }, creds);
   return new NodeHttpClient(signer, opts);
 }
 

@@ -2,7 +2,7 @@
  * @module signing/verify — checks a received request's SigV4 signature (the simulator's side).
  *
  * The canonical request is rebuilt from exactly the headers the client claims to have signed, with the
- * client's claimed date, and re-signed with SignatureV4 itself, so signer and verifier cannot drift.
+ * client's claimed date, and signed again with the same code the signer uses (sigv4.ts).
  * Refused: unsigned, malformed, unknown key, wrong scope, a required header left unsigned, a body that
  * does not match its signed hash, a bad signature, a timestamp beyond the allowed skew, a replay.
  */
@@ -15,10 +15,8 @@ import {
   SIGNING_REGION,
   SIGNING_SERVICE,
 } from './constants.ts';
-import { EMPTY_SHA256, sha256Hex } from './node-sha256.ts';
 import type { ReplayCache } from './replay-cache.ts';
-import { queryRecord } from './sign.ts';
-import { signerFor } from './signer-cache.ts';
+import { computeSignature, sha256Hex } from './sigv4.ts';
 
 export interface VerifiableRequest {
   readonly method: string;
@@ -67,11 +65,16 @@ function parseAmzDate(s: string): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
-export async function verifyRequest(
+export function verifyRequest(
   req: VerifiableRequest,
   lookupSecret: (accessKeyId: string) => string | undefined,
   opts: VerifyOptions,
 ): Promise<VerifyResult> {
+  return Promise.resolve(verifyRequestSync(req, lookupSecret, opts));
+}
+
+/** The same, synchronously (nothing in it waits). */
+export function verifyRequestSync(req: VerifiableRequest, lookupSecret: (accessKeyId: string) => string | undefined, opts: VerifyOptions): VerifyResult {
   const auth = headerValue(req.headers, HEADER.authorization);
   if (auth === undefined || auth === '') return fail('the request is unsigned (no Authorization header)');
   const m = AUTH_RE.exec(auth);
@@ -100,26 +103,26 @@ export async function verifyRequest(
   for (const name of REQUIRED_SIGNED_IF_PRESENT) {
     if (!signedNames.includes(name) && headerValue(req.headers, name) !== undefined) return fail(`header ${name} is present but not signed`);
   }
-  const toSign: Record<string, string> = {};
+  const toSign = Object.create(null) as Record<string, string>;
   for (const name of signedNames) {
     const value = headerValue(req.headers, name);
     if (value === undefined) return fail(`signed header ${name} is missing`);
     toSign[name] = value;
   }
-  const bodyHash = req.body === '' ? EMPTY_SHA256 : sha256Hex(req.body);
-  if (toSign[HEADER.contentSha256] !== bodyHash) return fail('the body does not match x-amz-content-sha256');
+  const payloadHash = sha256Hex(req.body);
+  if (toSign[HEADER.contentSha256] !== payloadHash) return fail('the body does not match x-amz-content-sha256');
 
   const q = req.path.indexOf('?');
-  const pathOnly = q < 0 ? req.path : req.path.slice(0, q);
-  const query = q < 0 || q === req.path.length - 1 ? {} : queryRecord(new URLSearchParams(req.path.slice(q + 1)));
-  const host = toSign[HEADER.host] ?? '';
-  const resigned = await signerFor({ accessKeyId, secretAccessKey: secret }).sign(
-    { method: req.method.toUpperCase(), protocol: 'http:', hostname: host, path: pathOnly, query, headers: toSign, ...(req.body === '' ? {} : { body: req.body }) },
-    { signingDate: new Date(dateMs) },
-  );
-  const expectedAuth = (resigned.headers as Record<string, string>)[HEADER.authorization] ?? '';
-  const expected = expectedAuth.slice(expectedAuth.lastIndexOf('Signature=') + 'Signature='.length);
-  if (expected.length !== claimed.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(claimed))) {
+  const { signature, signedHeaders } = computeSignature({
+    method: req.method.toUpperCase(),
+    path: q < 0 ? req.path : req.path.slice(0, q),
+    query: q < 0 || q === req.path.length - 1 ? undefined : new URLSearchParams(req.path.slice(q + 1)),
+    headers: toSign,
+    payloadHash,
+    longDate: amzDate,
+    secret,
+  });
+  if (signedHeaders !== signedList || !timingSafeEqual(Buffer.from(signature), Buffer.from(claimed))) {
     return fail('signature mismatch (the request was altered or signed with another secret)');
   }
   if (!opts.replay.remember(claimed, dateMs + maxSkewMs, nowMs)) return fail('replayed request (this signature was seen before)');

@@ -8,7 +8,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ReplayCache, verifyRequest } from '../signing/index.ts';
+import { ReplayCache, verifyRequestSync } from '../signing/index.ts';
 import { FaultTable, parseFaultRequest } from './faults.ts';
 import { FenceTable, parseFence } from './fences.ts';
 import { errorReply, parseJson, readBody, send, type Reply } from './http-util.ts';
@@ -184,7 +184,7 @@ class Simulator {
     const route = parsed.route;
     if (this.faults.region(route.region) === 'unreachable') return { reply: errorReply(503, 'SIM_FAULT', `injected fault: region ${route.region} is unreachable`), route };
 
-    const v = await verifyRequest({ method, path: target, headers: req.headers, body }, this.lookupSecret, { replay: this.replay, maxSkewMs: o.maxSkewMs });
+    const v = verifyRequestSync({ method, path: target, headers: req.headers, body }, this.lookupSecret, { replay: this.replay, maxSkewMs: o.maxSkewMs });
     if (!v.ok) return { reply: errorReply(401, 'SIGNATURE_INVALID', v.reason), route };
 
     if (o.errorRate > 0 && this.rng() < o.errorRate) {
