@@ -7,29 +7,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DroverError } from '../errors.ts';
 import { loadFlock } from '../config/index.ts';
-import { apply, plan, type Plan, type StateBackend } from '../engine/index.ts';
+import { apply, plan, type Plan } from '../engine/index.ts';
 import { defaultCatalog } from '../providers/index.ts';
-import type { HttpClient } from '../providers/types.ts';
+import { HttpStateBackend } from '../scheduler/http-state-backend.ts';
 import type { TaskSpec } from '../scheduler/protocol.ts';
 import { stageInputs } from './sandbox.ts';
 import type { TaskContext } from './task-main.ts';
-
-/** The server's state routes as a StateBackend; built by the scheduler's module when it is present. */
-async function httpStateBackend(http: HttpClient, taskId: string): Promise<StateBackend> {
-  // Resolved at run time so this folder builds and tests without it.
-  const specifier = '../scheduler/http-state-backend.ts';
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(specifier)) as Record<string, unknown>;
-  } catch (e) {
-    throw new DroverError('INTERNAL', `the HTTP state backend is not available: ${(e as Error).message}`);
-  }
-  const make = mod['createHttpStateBackend'];
-  if (typeof make === 'function') return (make as (o: { http: HttpClient; taskId: string; baseUrl: string }) => StateBackend)({ http, taskId, baseUrl: '' });
-  const Cls = mod['HttpStateBackend'];
-  if (typeof Cls === 'function') return new (Cls as new (o: { http: HttpClient; taskId: string; baseUrl: string }) => StateBackend)({ http, taskId, baseUrl: '' });
-  throw new DroverError('INTERNAL', 'http-state-backend exports neither createHttpStateBackend nor HttpStateBackend');
-}
 
 export async function runEngineTask(kind: 'plan' | 'apply' | 'destroy', raw: Record<string, unknown>, ctx: TaskContext): Promise<unknown> {
   const spec = raw as unknown as TaskSpec;
@@ -40,7 +23,7 @@ export async function runEngineTask(kind: 'plan' | 'apply' | 'destroy', raw: Rec
   if (!existsSync(path.join(flockDir, 'flock.yaml'))) stageInputs(ctx.staging, spec.flock.files);
   const catalog = defaultCatalog();
   const config = await loadFlock(flockDir, catalog);
-  const state = await httpStateBackend(ctx.http, ctx.taskId);
+  const state = new HttpStateBackend({ http: ctx.http, serverUrl: process.env['DROVER_SERVER'] ?? 'http://127.0.0.1:7800', taskId: ctx.taskId });
   const opts = {
     catalog,
     state,
