@@ -10,7 +10,7 @@ export const SCHEMA_FILE = fileURLToPath(new URL('../docs/flock.schema.json', im
 
 /** The real catalog, imported lazily so this module loads even while providers are being built. */
 export async function builtinSchemaText(): Promise<string> {
-  const { defaultCatalog } = (await import('../src/providers/index.ts')) as typeof import('../src/providers/index.ts');
+  const { defaultCatalog } = await import('../src/providers/index.ts');
   return renderFlockJsonSchema(defaultCatalog());
 }
 

@@ -16,18 +16,30 @@ export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
  * Words that start a non-resource reference (`${target.name}`, `${env.X}` …); a resource may not be
  * called by one of them, or `${target.id}` would be ambiguous. `__proto__` would corrupt plain objects.
  */
-export const RESERVED_RESOURCE_NAMES: readonly string[] = ['target', 'release', 'execution', 'artifacts', 'env', '__proto__'];
+export const RESERVED_RESOURCE_NAMES: readonly string[] = [
+  'target',
+  'release',
+  'execution',
+  'artifacts',
+  'env',
+  '__proto__',
+];
 
 const name = z
   .string()
-  .regex(NAME_PATTERN, { error: 'expected a name matching [a-z][a-z0-9-]{0,62} (lowercase letters, digits, dashes)' });
+  .regex(NAME_PATTERN, {
+    error: 'expected a name matching [a-z][a-z0-9-]{0,62} (lowercase letters, digits, dashes)',
+  });
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 const approval = z.enum(['auto', 'manual']);
 const nameList = z.array(z.string());
 
 export const artifactSchema = z
   .strictObject({
-    kind: z.string().default('file').describe('What the version names: a file path or digest, an image tag …'),
+    kind: z
+      .string()
+      .default('file')
+      .describe('What the version names: a file path or digest, an image tag …'),
   })
   .describe('A versioned, read-only input; each release pins one version of it.');
 
@@ -56,7 +68,9 @@ export const selectorSchema = z
 export const resourceSchema = z.strictObject({
   type: z.string().describe('PROVIDER.TYPE, e.g. sim.network.'),
   properties: z.record(z.string(), z.unknown()).default({}),
-  depends_on: nameList.default([]).describe('More resources this one comes after (references add their own).'),
+  depends_on: nameList
+    .default([])
+    .describe('More resources this one comes after (references add their own).'),
   force_on_release: z.boolean().default(false).describe('Run on every new release, even with no difference.'),
   targets: selectorSchema.optional(),
 });

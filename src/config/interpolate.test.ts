@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DroverError } from '../errors.ts';
-import { loadFlock, resolveExpr, resolveProperties, resolveProviderConfig, selectsTarget, targetOrder } from './index.ts';
+import {
+  loadFlock,
+  resolveExpr,
+  resolveProperties,
+  resolveProviderConfig,
+  selectsTarget,
+  targetOrder,
+} from './index.ts';
 import type { FlockConfig, ResolveScope } from './index.ts';
 import { tempFlocks, testCatalog } from './testing.ts';
 
@@ -40,10 +47,20 @@ async function load(): Promise<FlockConfig> {
   return loadFlock(await flocks.make({ 'flock.yaml': FLOCK }), testCatalog());
 }
 
-function scope(config: FlockConfig, target: string, attrs: Record<string, Record<string, unknown>>): ResolveScope {
+function scope(
+  config: FlockConfig,
+  target: string,
+  attrs: Record<string, Record<string, unknown>>,
+): ResolveScope {
   const t = config.targets.find((x) => x.name === target)!;
   return {
-    target: { name: t.name, realm: t.realm, tenancy: t.tenancy, region: t.region, ...(t.ad ? { ad: t.ad } : {}) },
+    target: {
+      name: t.name,
+      realm: t.realm,
+      tenancy: t.tenancy,
+      region: t.region,
+      ...(t.ad ? { ad: t.ad } : {}),
+    },
     releaseId: 'rel-1',
     executionId: 'exec-1',
     artifacts: { app: 'v7' },
@@ -55,8 +72,14 @@ function scope(config: FlockConfig, target: string, attrs: Record<string, Record
 describe('resolveExpr / resolveProperties', () => {
   it('resolves templates to strings and keeps a whole reference’s type', async () => {
     const c = await load();
-    const s = scope(c, 'prod-a', { net: { id: 'n-1', size: 42, tags: { env: 'prod' }, nothing: null }, vm: { id: 'i-9' } });
-    expect(resolveProperties(c.resources.net!, s)).toEqual({ values: { cidr: '10.0.0.0/16', name: 'hello-prod-a' }, unknownKeys: [] });
+    const s = scope(c, 'prod-a', {
+      net: { id: 'n-1', size: 42, tags: { env: 'prod' }, nothing: null },
+      vm: { id: 'i-9' },
+    });
+    expect(resolveProperties(c.resources.net!, s)).toEqual({
+      values: { cidr: '10.0.0.0/16', name: 'hello-prod-a' },
+      unknownKeys: [],
+    });
     expect(resolveProperties(c.resources.vm!, s)).toEqual({
       values: { name: 'vm', network: 'n-1', shape: 'small', count: 42 },
       unknownKeys: [],
@@ -100,13 +123,20 @@ describe('resolveExpr / resolveProperties', () => {
 
   it('target.ad on a target without one is an error', async () => {
     const c = await load();
-    expect(() => resolveProperties(c.resources.g!, scope(c, 'beta', { net: { tags: { env: 'x' } } }))).toThrow(/target `beta` has no `ad`/);
+    expect(() =>
+      resolveProperties(c.resources.g!, scope(c, 'beta', { net: { tags: { env: 'x' } } })),
+    ).toThrow(/target `beta` has no `ad`/);
   });
 
   it('an artifact without a version is ARTIFACT_VERSION_MISSING', async () => {
     const c = await load();
-    const s = { ...scope(c, 'prod-a', { net: { id: 'n', size: 1, tags: {}, nothing: 1 }, vm: { id: 'i' } }), artifacts: {} };
-    expect(() => resolveProperties(c.resources.f!, s)).toThrow(expect.objectContaining({ code: 'ARTIFACT_VERSION_MISSING' }));
+    const s = {
+      ...scope(c, 'prod-a', { net: { id: 'n', size: 1, tags: {}, nothing: 1 }, vm: { id: 'i' } }),
+      artifacts: {},
+    };
+    expect(() => resolveProperties(c.resources.f!, s)).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_VERSION_MISSING' }),
+    );
   });
 
   it('literal, list and object expressions', () => {
@@ -124,8 +154,16 @@ describe('resolveExpr / resolveProperties', () => {
           kind: 'object',
           entries: {
             a: { kind: 'literal', value: [1, 2] },
-            b: { kind: 'list', items: [{ kind: 'ref', ref: { scope: 'release', field: 'id', text: '${release.id}', location: loc } }] },
-            c: { kind: 'ref', ref: { scope: 'resource', name: 'x', path: ['id'], text: '${x.id}', location: loc } },
+            b: {
+              kind: 'list',
+              items: [
+                { kind: 'ref', ref: { scope: 'release', field: 'id', text: '${release.id}', location: loc } },
+              ],
+            },
+            c: {
+              kind: 'ref',
+              ref: { scope: 'resource', name: 'x', path: ['id'], text: '${x.id}', location: loc },
+            },
           },
         },
         s,
@@ -137,13 +175,19 @@ describe('resolveExpr / resolveProperties', () => {
 describe('resolveProviderConfig', () => {
   it('resolves env, target and release references', async () => {
     const c = await load();
-    expect(resolveProviderConfig(c, 'sim', scope(c, 'beta', {}))).toEqual({ endpoint: 'http://sim', label: 'beta-rel-1', n: 3 });
+    expect(resolveProviderConfig(c, 'sim', scope(c, 'beta', {}))).toEqual({
+      endpoint: 'http://sim',
+      label: 'beta-rel-1',
+      n: 3,
+    });
     expect(resolveProviderConfig(c, 'local', scope(c, 'beta', {}))).toEqual({});
   });
 
   it('an unset environment variable is an error naming it', async () => {
     const c = await load();
-    expect(() => resolveProviderConfig(c, 'sim', { ...scope(c, 'beta', {}), env: {} })).toThrow(/environment variable `SIM_URL` is not set/);
+    expect(() => resolveProviderConfig(c, 'sim', { ...scope(c, 'beta', {}), env: {} })).toThrow(
+      /environment variable `SIM_URL` is not set/,
+    );
   });
 });
 

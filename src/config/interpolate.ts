@@ -50,11 +50,17 @@ export function resolveReference(ref: Reference, scope: ResolveScope): Resolved 
     case 'execution':
       return { value: scope.executionId, unknown: false };
     case 'artifact': {
-      const v = Object.prototype.hasOwnProperty.call(scope.artifacts, ref.name) ? scope.artifacts[ref.name] : undefined;
+      const v = Object.prototype.hasOwnProperty.call(scope.artifacts, ref.name)
+        ? scope.artifacts[ref.name]
+        : undefined;
       if (v === undefined) {
-        throw new DroverError('ARTIFACT_VERSION_MISSING', `${at(ref.location)}: ${ref.text}: no version given for artifact \`${ref.name}\` (use --artifact ${ref.name}=VERSION)`, {
-          details: { artifact: ref.name },
-        });
+        throw new DroverError(
+          'ARTIFACT_VERSION_MISSING',
+          `${at(ref.location)}: ${ref.text}: no version given for artifact \`${ref.name}\` (use --artifact ${ref.name}=VERSION)`,
+          {
+            details: { artifact: ref.name },
+          },
+        );
       }
       return { value: v, unknown: false };
     }
@@ -71,10 +77,20 @@ export function resolveReference(ref: Reference, scope: ResolveScope): Resolved 
       for (let i = 0; i < ref.path.length; i++) {
         const seg = ref.path[i]!;
         const holder = v;
-        if (holder === null || typeof holder !== 'object' || !Object.prototype.hasOwnProperty.call(holder, seg)) {
+        if (
+          holder === null ||
+          typeof holder !== 'object' ||
+          !Object.prototype.hasOwnProperty.call(holder, seg)
+        ) {
           const shown = [ref.name, ...ref.path.slice(0, i + 1)].join('.');
-          const have = holder !== null && typeof holder === 'object' && !Array.isArray(holder) ? Object.keys(holder).sort() : [];
-          throw refError(ref, `resource \`${ref.name}\` has no attribute \`${shown}\`${have.length ? ` (it has: ${have.join(', ')})` : ''}`);
+          const have =
+            holder !== null && typeof holder === 'object' && !Array.isArray(holder)
+              ? Object.keys(holder).sort()
+              : [];
+          throw refError(
+            ref,
+            `resource \`${ref.name}\` has no attribute \`${shown}\`${have.length ? ` (it has: ${have.join(', ')})` : ''}`,
+          );
         }
         v = (holder as Record<string, unknown>)[seg];
       }
@@ -145,7 +161,10 @@ export function resolveExpr(expr: Expr, scope: ResolveScope): Resolved {
 }
 
 /** All of a resource's properties; `unknownKeys` (sorted) name those waiting on resources not applied. */
-export function resolveProperties(resource: ResourceConfig, scope: ResolveScope): { values: Record<string, unknown>; unknownKeys: string[] } {
+export function resolveProperties(
+  resource: ResourceConfig,
+  scope: ResolveScope,
+): { values: Record<string, unknown>; unknownKeys: string[] } {
   const values: Record<string, unknown> = {};
   const unknownKeys: string[] = [];
   for (const [key, expr] of Object.entries(resource.properties)) {
@@ -160,10 +179,17 @@ export function resolveProperties(resource: ResourceConfig, scope: ResolveScope)
  * One provider's settings (`providers.NAME`), with `${env.NAME}` resolved; `{}` when the flock has no
  * block for it. Provider settings cannot refer to resources, so nothing here is ever unknown.
  */
-export function resolveProviderConfig(config: FlockConfig, name: string, scope: ResolveScope): Record<string, unknown> {
-  const provider = Object.prototype.hasOwnProperty.call(config.providers, name) ? config.providers[name] : undefined;
+export function resolveProviderConfig(
+  config: FlockConfig,
+  name: string,
+  scope: ResolveScope,
+): Record<string, unknown> {
+  const provider = Object.prototype.hasOwnProperty.call(config.providers, name)
+    ? config.providers[name]
+    : undefined;
   if (!provider) return {};
   const out: Record<string, unknown> = {};
-  for (const [key, expr] of Object.entries(provider.settings)) putOwn(out, key, resolveExpr(expr, scope).value);
+  for (const [key, expr] of Object.entries(provider.settings))
+    putOwn(out, key, resolveExpr(expr, scope).value);
   return out;
 }

@@ -10,7 +10,10 @@ afterEach(() => flocks.cleanup());
 const catalog = testCatalog();
 
 /** Loads files that must fail; returns the error and its problems. */
-async function problemsOf(files: Record<string, string>, env?: Record<string, string>): Promise<{ dir: string; err: DroverError; problems: readonly Problem[] }> {
+async function problemsOf(
+  files: Record<string, string>,
+  env?: Record<string, string>,
+): Promise<{ dir: string; err: DroverError; problems: readonly Problem[] }> {
   const dir = await flocks.make(files);
   const err = await loadFlock(dir, catalog, env ? { env } : {}).then(
     () => {
@@ -24,7 +27,11 @@ async function problemsOf(files: Record<string, string>, env?: Record<string, st
 }
 
 /** Expects exactly one problem, at file:line:column, whose message contains every fragment. */
-async function expectOne(files: Record<string, string>, at: [file: string, line: number, column: number], ...fragments: string[]): Promise<Problem> {
+async function expectOne(
+  files: Record<string, string>,
+  at: [file: string, line: number, column: number],
+  ...fragments: string[]
+): Promise<Problem> {
   const { dir, problems } = await problemsOf(files);
   expect(problems, JSON.stringify(problems, null, 1)).toHaveLength(1);
   const p = problems[0]!;
@@ -90,8 +97,22 @@ resources:
       ['app', 'image'],
       ['cfg', 'file'],
     ]);
-    expect(c.targets[0]).toMatchObject({ name: 'beta', realm: 'r1', tenancy: 'beta', region: 'sim-1', approval: 'auto', after: [] });
-    expect(c.targets[1]).toMatchObject({ name: 'prod', realm: 'default', tenancy: 'default', ad: 'ad-1', approval: 'manual', after: ['beta'] });
+    expect(c.targets[0]).toMatchObject({
+      name: 'beta',
+      realm: 'r1',
+      tenancy: 'beta',
+      region: 'sim-1',
+      approval: 'auto',
+      after: [],
+    });
+    expect(c.targets[1]).toMatchObject({
+      name: 'prod',
+      realm: 'default',
+      tenancy: 'default',
+      ad: 'ad-1',
+      approval: 'manual',
+      after: ['beta'],
+    });
     expect(c.targets[1]!.location).toEqual({ file: path.join(dir, 'flock.yaml'), line: 13, column: 5 });
     expect(targetOrder(c).map((t) => t.name)).toEqual(['beta', 'prod']);
 
@@ -104,18 +125,33 @@ resources:
     expect(vm.properties.count).toEqual({ kind: 'literal', value: 2 });
     expect(vm.properties.network).toEqual({
       kind: 'ref',
-      ref: { scope: 'resource', name: 'net', path: ['id'], text: '${net.id}', location: { file: path.join(dir, 'flock.yaml'), line: 27, column: 39 } },
+      ref: {
+        scope: 'resource',
+        name: 'net',
+        path: ['id'],
+        text: '${net.id}',
+        location: { file: path.join(dir, 'flock.yaml'), line: 27, column: 39 },
+      },
     });
     const net = c.resources.net!;
     expect(net.dependsOn).toEqual([]);
     expect(net.forceOnRelease).toBe(false);
-    expect(net.properties.name).toMatchObject({ kind: 'template', parts: ['hello-', { scope: 'target', field: 'name' }] });
+    expect(net.properties.name).toMatchObject({
+      kind: 'template',
+      parts: ['hello-', { scope: 'target', field: 'name' }],
+    });
     // `$${` escapes a literal `${`
     expect(c.resources.logs!.properties.name).toEqual({ kind: 'literal', value: 'cost: ${1}' });
     expect(c.resources.logs!.location.file).toBe(path.join(dir, 'more.yaml'));
     expect(c.resources.deploy!.dependsOn).toEqual(['vm']);
-    expect(c.resources.deploy!.properties.artifact).toMatchObject({ kind: 'ref', ref: { scope: 'artifact', name: 'app' } });
-    expect(c.providers.sim!.settings.endpoint).toMatchObject({ kind: 'ref', ref: { scope: 'env', name: 'SIM_URL' } });
+    expect(c.resources.deploy!.properties.artifact).toMatchObject({
+      kind: 'ref',
+      ref: { scope: 'artifact', name: 'app' },
+    });
+    expect(c.providers.sim!.settings.endpoint).toMatchObject({
+      kind: 'ref',
+      ref: { scope: 'env', name: 'SIM_URL' },
+    });
     expect(c.providers.sim!.settings.retries).toEqual({ kind: 'literal', value: 3 });
   });
 
@@ -138,7 +174,9 @@ resources:
     const b = await flocks.make({ 'flock.yaml': HEAD });
     const c = await flocks.make({ 'flock.yaml': HEAD, 'extra.yaml': 'resources: {}\n' });
     const d = await flocks.make({ 'flock.yaml': HEAD + '# comment\n' });
-    const [da, db, dc, dd] = await Promise.all([a, b, c, d].map(async (x) => (await loadFlock(x, catalog)).digest));
+    const [da, db, dc, dd] = await Promise.all(
+      [a, b, c, d].map(async (x) => (await loadFlock(x, catalog)).digest),
+    );
     expect(da).toBe(db);
     expect(new Set([da, dc, dd]).size).toBe(3);
   });
@@ -146,33 +184,60 @@ resources:
 
 describe('loadFlock: not found', () => {
   it('CONFIG_NOT_FOUND for a missing directory', async () => {
-    await expect(loadFlock('/nonexistent/drover-flock', catalog)).rejects.toMatchObject({ code: 'CONFIG_NOT_FOUND' });
+    await expect(loadFlock('/nonexistent/drover-flock', catalog)).rejects.toMatchObject({
+      code: 'CONFIG_NOT_FOUND',
+    });
   });
   it('CONFIG_NOT_FOUND for a directory without flock.yaml', async () => {
     const dir = await flocks.make({ 'other.yaml': 'resources: {}\n' });
-    await expect(loadFlock(dir, catalog)).rejects.toMatchObject({ code: 'CONFIG_NOT_FOUND', message: expect.stringContaining('flock.yaml') });
+    await expect(loadFlock(dir, catalog)).rejects.toMatchObject({
+      code: 'CONFIG_NOT_FOUND',
+      message: expect.stringContaining('flock.yaml'),
+    });
   });
 });
 
 describe('loadFlock: problems, each located', () => {
   it('YAML syntax errors', async () => {
-    await expectOne({ 'flock.yaml': 'flock: hello\ntargets: [a, b\nresources: {}\n' }, ['flock.yaml', 3, 1], 'invalid YAML');
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\ntargets: [a, b\nresources: {}\n' },
+      ['flock.yaml', 3, 1],
+      'invalid YAML',
+    );
   });
 
   it('YAML duplicate keys in one map', async () => {
-    await expectOne({ 'flock.yaml': 'flock: hello\nflock: again\n' }, ['flock.yaml', 2, 1], 'invalid YAML', 'unique');
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\nflock: again\n' },
+      ['flock.yaml', 2, 1],
+      'invalid YAML',
+      'unique',
+    );
   });
 
   it('a flock.yaml that is not a map', async () => {
-    await expectOne({ 'flock.yaml': '- a\n- b\n' }, ['flock.yaml', 1, 1], 'expected a map with at least `flock:`, got a list');
+    await expectOne(
+      { 'flock.yaml': '- a\n- b\n' },
+      ['flock.yaml', 1, 1],
+      'expected a map with at least `flock:`, got a list',
+    );
   });
 
   it('missing `flock:`', async () => {
-    await expectOne({ 'flock.yaml': 'description: x\n' }, ['flock.yaml', 1, 1], 'missing required key `flock`');
+    await expectOne(
+      { 'flock.yaml': 'description: x\n' },
+      ['flock.yaml', 1, 1],
+      'missing required key `flock`',
+    );
   });
 
   it('unknown top-level key, with a suggestion', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}resourcs: {}\n` }, ['flock.yaml', 5, 1], 'unknown key `resourcs` at the top level', 'did you mean `resources`?');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}resourcs: {}\n` },
+      ['flock.yaml', 5, 1],
+      'unknown key `resourcs` at the top level',
+      'did you mean `resources`?',
+    );
   });
 
   it('unknown target key', async () => {
@@ -186,12 +251,19 @@ describe('loadFlock: problems, each located', () => {
   });
 
   it('unknown artifact key', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}artifacts:\n  app: { kind: file, version: 1 }\n` }, ['flock.yaml', 6, 22], 'artifacts.app: unknown key `version`', 'expected one of: kind');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}artifacts:\n  app: { kind: file, version: 1 }\n` },
+      ['flock.yaml', 6, 22],
+      'artifacts.app: unknown key `version`',
+      'expected one of: kind',
+    );
   });
 
   it('unknown resource key', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  net:\n    type: sim.network\n    dependson: [x]\n    properties: { name: n, cidr: 10.0.0.0/16 }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  net:\n    type: sim.network\n    dependson: [x]\n    properties: { name: n, cidr: 10.0.0.0/16 }\n`,
+      },
       ['flock.yaml', 8, 5],
       'resources.net: unknown key `dependson`',
       'did you mean `depends_on`?',
@@ -199,23 +271,35 @@ describe('loadFlock: problems, each located', () => {
   });
 
   it('wrong types: targets is not a list', async () => {
-    await expectOne({ 'flock.yaml': 'flock: hello\ntargets: { name: beta }\n' }, ['flock.yaml', 2, 10], 'targets: expected a list, got a map');
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\ntargets: { name: beta }\n' },
+      ['flock.yaml', 2, 10],
+      'targets: expected a list, got a map',
+    );
   });
 
   it('wrong types: a number where a string is expected', async () => {
-    await expectOne({ 'flock.yaml': 'flock: hello\ntargets:\n  - name: beta\n    region: 5\n' }, ['flock.yaml', 4, 13], 'targets[0].region: expected a string, got the number 5');
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\ntargets:\n  - name: beta\n    region: 5\n' },
+      ['flock.yaml', 4, 13],
+      'targets[0].region: expected a string, got the number 5',
+    );
   });
 
   it('wrong types: force_on_release', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    force_on_release: "yes"\n    properties: { name: b }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    force_on_release: "yes"\n    properties: { name: b }\n`,
+      },
       ['flock.yaml', 8, 23],
       'resources.b.force_on_release: expected a boolean (true or false), got the string "yes"',
     );
   });
 
   it('wrong values: approval and rollback', async () => {
-    const { dir, problems } = await problemsOf({ 'flock.yaml': `flock: hello\nrollback: sometimes\ntargets:\n  - name: beta\n    region: r\n    approval: yes\n` });
+    const { dir, problems } = await problemsOf({
+      'flock.yaml': `flock: hello\nrollback: sometimes\ntargets:\n  - name: beta\n    region: r\n    approval: yes\n`,
+    });
     expect(problems.map((p) => [p.location?.line, p.location?.column, p.message])).toEqual([
       [2, 11, 'rollback: expected one of "auto", "manual", got the string "sometimes"'],
       [6, 15, 'targets[0].approval: expected one of "auto", "manual", got the string "yes"'],
@@ -224,23 +308,44 @@ describe('loadFlock: problems, each located', () => {
   });
 
   it('missing required target key', async () => {
-    await expectOne({ 'flock.yaml': 'flock: hello\ntargets:\n  - name: beta\n    realm: r1\n' }, ['flock.yaml', 3, 5], 'targets[0]: missing required key `region` (expected a string)');
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\ntargets:\n  - name: beta\n    realm: r1\n' },
+      ['flock.yaml', 3, 5],
+      'targets[0]: missing required key `region` (expected a string)',
+    );
   });
 
   it('bad flock name', async () => {
-    await expectOne({ 'flock.yaml': 'flock: Hello_World\n' }, ['flock.yaml', 1, 8], 'flock: expected a name matching [a-z][a-z0-9-]{0,62}');
+    await expectOne(
+      { 'flock.yaml': 'flock: Hello_World\n' },
+      ['flock.yaml', 1, 8],
+      'flock: expected a name matching [a-z][a-z0-9-]{0,62}',
+    );
   });
 
   it('bad target name', async () => {
-    await expectOne({ 'flock.yaml': 'flock: hello\ntargets:\n  - name: 9beta\n    region: r\n' }, ['flock.yaml', 3, 11], 'targets[0].name: expected a name matching');
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\ntargets:\n  - name: 9beta\n    region: r\n' },
+      ['flock.yaml', 3, 11],
+      'targets[0].name: expected a name matching',
+    );
   });
 
   it('bad resource name', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}resources:\n  Net:\n    type: sim.bucket\n` }, ['flock.yaml', 6, 3], 'invalid resource name `Net`', '[a-z_][a-z0-9_-]*');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}resources:\n  Net:\n    type: sim.bucket\n` },
+      ['flock.yaml', 6, 3],
+      'invalid resource name `Net`',
+      '[a-z_][a-z0-9_-]*',
+    );
   });
 
   it('reserved resource name', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}resources:\n  target:\n    type: sim.bucket\n    properties: { name: b }\n` }, ['flock.yaml', 6, 3], '`target` is reserved');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}resources:\n  target:\n    type: sim.bucket\n    properties: { name: b }\n` },
+      ['flock.yaml', 6, 3],
+      '`target` is reserved',
+    );
   });
 
   it('duplicate target names', async () => {
@@ -254,7 +359,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('unknown resource type, suggesting the closest', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  net:\n    type: sim.netwrk\n    properties: { name: n, cidr: 10.0.0.0/16 }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  net:\n    type: sim.netwrk\n    properties: { name: n, cidr: 10.0.0.0/16 }\n`,
+      },
       ['flock.yaml', 7, 11],
       'resources.net.type: unknown resource type `sim.netwrk`',
       'did you mean `sim.network`?',
@@ -262,12 +369,19 @@ describe('loadFlock: problems, each located', () => {
   });
 
   it('unknown resource type far from every known one lists the known types', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}resources:\n  x:\n    type: aws.s3\n` }, ['flock.yaml', 7, 11], 'unknown resource type `aws.s3`', 'known types: drover.deployment, local.file');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}resources:\n  x:\n    type: aws.s3\n` },
+      ['flock.yaml', 7, 11],
+      'unknown resource type `aws.s3`',
+      'known types: drover.deployment, local.file',
+    );
   });
 
   it('unknown property for a type', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  vm:\n    type: sim.instance\n    properties:\n      name: vm\n      network: n\n      shape: small\n      shap: large\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  vm:\n    type: sim.instance\n    properties:\n      name: vm\n      network: n\n      shape: small\n      shap: large\n`,
+      },
       ['flock.yaml', 12, 7],
       'resources.vm.properties: unknown property `shap` for sim.instance',
       'expected one of: count, name, network, shape',
@@ -277,7 +391,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('unknown property whose value is a reference is still reported', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: b, region: "\${target.region}" }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: b, region: "\${target.region}" }\n`,
+      },
       ['flock.yaml', 8, 28],
       'unknown property `region` for sim.bucket',
     );
@@ -295,7 +411,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('a refinement message of the type schema is kept', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  net:\n    type: sim.network\n    properties: { name: n, cidr: "ten" }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  net:\n    type: sim.network\n    properties: { name: n, cidr: "ten" }\n`,
+      },
       ['flock.yaml', 8, 34],
       'resources.net.properties.cidr: expected a CIDR block like 10.0.0.0/16',
     );
@@ -318,7 +436,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('dangling reference to a resource', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "x-\${nett.id}" }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "x-\${nett.id}" }\n`,
+      },
       ['flock.yaml', 8, 28],
       'resources.b.properties.name: unknown resource `nett` in `${nett.id}`',
     );
@@ -326,7 +446,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('dangling depends_on', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    depends_on: [c, nope]\n    properties: { name: b }\n  c: { type: sim.bucket, properties: { name: c } }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    depends_on: [c, nope]\n    properties: { name: b }\n  c: { type: sim.bucket, properties: { name: c } }\n`,
+      },
       ['flock.yaml', 8, 21],
       'resources.b.depends_on: unknown resource `nope`',
     );
@@ -343,7 +465,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('undeclared artifact', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}artifacts:\n  app: { kind: file }\nresources:\n  b:\n    type: sim.bucket\n    properties: { name: "\${artifacts.ap.version}" }\n` },
+      {
+        'flock.yaml': `${HEAD}artifacts:\n  app: { kind: file }\nresources:\n  b:\n    type: sim.bucket\n    properties: { name: "\${artifacts.ap.version}" }\n`,
+      },
       ['flock.yaml', 10, 26],
       'unknown artifact `ap` in `${artifacts.ap.version}` (declared: app)',
       'did you mean `app`?',
@@ -352,7 +476,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('env outside providers', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "\${env.HOME}" }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "\${env.HOME}" }\n`,
+      },
       ['flock.yaml', 8, 26],
       '`${env.HOME}` is not allowed here: environment variables may only be used in `providers`',
     );
@@ -360,7 +486,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('resource references inside providers', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}providers:\n  sim: { endpoint: "\${b.id}" }\nresources:\n  b: { type: sim.bucket, properties: { name: b } }\n` },
+      {
+        'flock.yaml': `${HEAD}providers:\n  sim: { endpoint: "\${b.id}" }\nresources:\n  b: { type: sim.bucket, properties: { name: b } }\n`,
+      },
       ['flock.yaml', 6, 21],
       'provider settings cannot refer to resources',
     );
@@ -368,7 +496,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('unknown scope', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "a \${foo} b" }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "a \${foo} b" }\n`,
+      },
       ['flock.yaml', 8, 28],
       'unknown reference `${foo}`: expected target.name|realm|tenancy|region|ad',
     );
@@ -376,7 +506,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('bad target field', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "\${target.zone}" }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: "\${target.zone}" }\n`,
+      },
       ['flock.yaml', 8, 26],
       'expected target.name, target.realm, target.tenancy, target.region or target.ad',
     );
@@ -384,7 +516,9 @@ describe('loadFlock: problems, each located', () => {
 
   it('unterminated ${', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties:\n      name: hello-\${target.name\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties:\n      name: hello-\${target.name\n`,
+      },
       ['flock.yaml', 9, 19],
       'resources.b.properties.name: unterminated `${` (expected `}` to close it)',
     );
@@ -392,14 +526,21 @@ describe('loadFlock: problems, each located', () => {
 
   it('references in block scalars point at the line inside the block', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  f:\n    type: local.file\n    properties:\n      path: /tmp/f\n      content: |\n        line one\n        uses \${missing.id} here\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  f:\n    type: local.file\n    properties:\n      path: /tmp/f\n      content: |\n        line one\n        uses \${missing.id} here\n`,
+      },
       ['flock.yaml', 12, 14],
       'unknown resource `missing`',
     );
   });
 
   it('unknown provider, with a suggestion', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}providers:\n  simm: {}\n` }, ['flock.yaml', 6, 3], 'unknown provider `simm`', 'did you mean `sim`?');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}providers:\n  simm: {}\n` },
+      ['flock.yaml', 6, 3],
+      'unknown provider `simm`',
+      'did you mean `sim`?',
+    );
   });
 
   it('env variables named in providers must be set when an env is given', async () => {
@@ -427,7 +568,11 @@ describe('loadFlock: problems, each located', () => {
   });
 
   it('a resource referring to itself is a cycle', async () => {
-    await expectOne({ 'flock.yaml': `${HEAD}resources:\n  a: { type: sim.bucket, properties: { name: "\${a.id}" } }\n` }, ['flock.yaml', 6, 3], 'dependency cycle: a -> a');
+    await expectOne(
+      { 'flock.yaml': `${HEAD}resources:\n  a: { type: sim.bucket, properties: { name: "\${a.id}" } }\n` },
+      ['flock.yaml', 6, 3],
+      'dependency cycle: a -> a',
+    );
   });
 
   it('target cycles, as the full path', async () => {
@@ -447,7 +592,9 @@ targets:
 
   it('selector with unknown keys', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: b }\n    targets: { tenancies: [prod] }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: b }\n    targets: { tenancies: [prod] }\n`,
+      },
       ['flock.yaml', 9, 16],
       'resources.b.targets: unknown key `tenancies`',
       'did you mean `tenancy`?',
@@ -456,7 +603,9 @@ targets:
 
   it('selector naming an unknown target', async () => {
     await expectOne(
-      { 'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: b }\n    targets: { names: [beta, prd] }\n` },
+      {
+        'flock.yaml': `${HEAD}resources:\n  b:\n    type: sim.bucket\n    properties: { name: b }\n    targets: { names: [beta, prd] }\n`,
+      },
       ['flock.yaml', 9, 30],
       'unknown target `prd`',
     );
@@ -474,7 +623,8 @@ targets:
     const p = await expectOne(
       {
         'flock.yaml': `${HEAD}resources:\n  net: { type: sim.bucket, properties: { name: a } }\n`,
-        'extra.yaml': 'resources:\n  other: { type: sim.bucket, properties: { name: b } }\n  net: { type: sim.bucket, properties: { name: c } }\n',
+        'extra.yaml':
+          'resources:\n  other: { type: sim.bucket, properties: { name: b } }\n  net: { type: sim.bucket, properties: { name: c } }\n',
       },
       ['flock.yaml', 6, 3],
       'resource `net` is declared twice',

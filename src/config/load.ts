@@ -36,7 +36,15 @@ import { putOwn } from './own.ts';
 import { didYouMean } from './suggest.ts';
 import { classifyReference, referenceStarts, splitTemplate } from './template.ts';
 import type { ReferenceContext } from './template.ts';
-import { findPath, keyLocation, locationAt, nodeLocation, parseSource, pathLocation, rawAt } from './yaml-source.ts';
+import {
+  findPath,
+  keyLocation,
+  locationAt,
+  nodeLocation,
+  parseSource,
+  pathLocation,
+  rawAt,
+} from './yaml-source.ts';
 import type { Path, SourceFile } from './yaml-source.ts';
 
 export const FLOCK_FILE = 'flock.yaml';
@@ -50,7 +58,11 @@ export interface LoadOptions {
 }
 
 /** Reads and checks a flock directory. Throws CONFIG_NOT_FOUND or CONFIG_INVALID (with every problem). */
-export async function loadFlock(dir: string, catalog: TypeCatalog, opts: LoadOptions = {}): Promise<FlockConfig> {
+export async function loadFlock(
+  dir: string,
+  catalog: TypeCatalog,
+  opts: LoadOptions = {},
+): Promise<FlockConfig> {
   const files = await readFlockFiles(dir);
   return buildFlock(dir, files, catalog, opts);
 }
@@ -69,7 +81,11 @@ async function readFlockFiles(dir: string): Promise<RawFile[]> {
     names = await readdir(dir);
   } catch (e) {
     if (e instanceof DroverError) throw e;
-    throw notFound((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the directory does not exist' : String((e as Error).message));
+    throw notFound(
+      (e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'the directory does not exist'
+        : String((e as Error).message),
+    );
   }
   if (!names.includes(FLOCK_FILE)) throw notFound(`expected a file named ${FLOCK_FILE}`);
   const yamlNames = names.filter((n) => n.endsWith('.yaml') && !n.startsWith('.')).sort();
@@ -164,7 +180,13 @@ function keysAt(schema: z.ZodType, p: readonly PropertyKey[]): string[] {
   const unwrap = (x: unknown): unknown => {
     for (let i = 0; i < 10; i++) {
       const def = step(x) as { type?: string; innerType?: unknown; in?: unknown } | undefined;
-      if (def?.type === 'optional' || def?.type === 'default' || def?.type === 'nullable' || def?.type === 'prefault' || def?.type === 'readonly') {
+      if (
+        def?.type === 'optional' ||
+        def?.type === 'default' ||
+        def?.type === 'nullable' ||
+        def?.type === 'prefault' ||
+        def?.type === 'readonly'
+      ) {
         x = def.innerType;
       } else if (def?.type === 'pipe') x = def.in;
       else break;
@@ -173,7 +195,8 @@ function keysAt(schema: z.ZodType, p: readonly PropertyKey[]): string[] {
   };
   for (const seg of p) {
     s = unwrap(s);
-    const def = step(s) as { type?: string; shape?: Record<string, unknown>; element?: unknown; valueType?: unknown } | undefined;
+    const def = step(s) as
+      { type?: string; shape?: Record<string, unknown>; element?: unknown; valueType?: unknown } | undefined;
     if (def?.type === 'object' && typeof seg === 'string') s = def.shape?.[seg];
     else if (def?.type === 'array') s = def.element;
     else if (def?.type === 'record') s = def.valueType;
@@ -207,7 +230,10 @@ function reportIssues(problems: Problems, ctx: IssueContext, issues: readonly Is
         for (const key of issue.keys) {
           const expected = known.length ? ` (expected one of: ${known.join(', ')})` : '';
           const whose = ctx.owner ? ` ${ctx.owner}` : full.length ? '' : ' at the top level';
-          problems.add(`${where}unknown ${ctx.noun} \`${key}\`${whose}${expected}${didYouMean(key, known)}`, keyLocation(ctx.src, [...full, key]));
+          problems.add(
+            `${where}unknown ${ctx.noun} \`${key}\`${whose}${expected}${didYouMean(key, known)}`,
+            keyLocation(ctx.src, [...full, key]),
+          );
         }
         break;
       }
@@ -222,7 +248,10 @@ function reportIssues(problems: Problems, ctx: IssueContext, issues: readonly Is
             nodeLocation(ctx.src, found.node),
           );
         } else {
-          problems.add(`${where}expected ${describeExpected(issue.expected)}, got ${describeValue(value)}`, nodeLocation(ctx.src, found.node));
+          problems.add(
+            `${where}expected ${describeExpected(issue.expected)}, got ${describeValue(value)}`,
+            nodeLocation(ctx.src, found.node),
+          );
         }
         break;
       }
@@ -248,7 +277,9 @@ function check<T>(problems: Problems, ctx: IssueContext, schema: z.ZodType<T>): 
 }
 
 function isMapValue(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set);
+  return (
+    v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set)
+  );
 }
 
 function yamlErrorMessage(message: string): string {
@@ -290,7 +321,12 @@ interface ResourceEntry {
   readonly path: Path;
 }
 
-function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog, opts: LoadOptions): FlockConfig {
+function buildFlock(
+  dir: string,
+  files: readonly RawFile[],
+  catalog: TypeCatalog,
+  opts: LoadOptions,
+): FlockConfig {
   const problems = new Problems();
   const digest = configDigest(files);
   const parsed = files.map((f) => ({ name: f.name, file: parseFile(problems, dir, f) }));
@@ -307,7 +343,13 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
   const targetIndex = new Map<string, number>();
 
   const collectResources = (src: SourceFile, value: unknown): void => {
-    const ctx: IssueContext = { src, schema: flockShape.resources, input: value, base: ['resources'], noun: 'key' };
+    const ctx: IssueContext = {
+      src,
+      schema: flockShape.resources,
+      input: value,
+      base: ['resources'],
+      noun: 'key',
+    };
     if (!isMapValue(value)) {
       check(problems, ctx, flockShape.resources);
       return;
@@ -316,16 +358,25 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
       const p: Path = ['resources', name];
       const loc = keyLocation(src, p);
       if (!RESOURCE_NAME_PATTERN.test(name)) {
-        problems.add(`resources: invalid resource name \`${name}\`: expected a name matching [a-z_][a-z0-9_-]*`, loc);
+        problems.add(
+          `resources: invalid resource name \`${name}\`: expected a name matching [a-z_][a-z0-9_-]*`,
+          loc,
+        );
         continue;
       }
       if (RESERVED_RESOURCE_NAMES.includes(name)) {
-        problems.add(`resources: \`${name}\` is reserved for \`\${${name}.…}\` references; choose another resource name`, loc);
+        problems.add(
+          `resources: \`${name}\` is reserved for \`\${${name}.…}\` references; choose another resource name`,
+          loc,
+        );
         continue;
       }
       const first = resourceSeen.get(name);
       if (first) {
-        problems.add(`resources: resource \`${name}\` is declared twice: at ${formatLocation(first)} and at ${formatLocation(loc)}`, loc);
+        problems.add(
+          `resources: resource \`${name}\` is declared twice: at ${formatLocation(first)} and at ${formatLocation(loc)}`,
+          loc,
+        );
         continue;
       }
       resourceSeen.set(name, loc);
@@ -343,27 +394,43 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
     if (!isMapValue(value)) {
       if (isMain || (value !== null && value !== undefined)) {
         const expected = isMain ? 'a map with at least `flock:`' : 'a map with `resources:`';
-        problems.add(`expected ${expected}, got ${describeValue(value)}`, nodeLocation(src, src.doc.contents));
+        problems.add(
+          `expected ${expected}, got ${describeValue(value)}`,
+          nodeLocation(src, src.doc.contents),
+        );
       }
       continue;
     }
     for (const key of Object.keys(value)) {
       if (key in shape) continue;
       const known = Object.keys(shape);
-      const why = isMain ? ` at the top level (expected one of: ${known.join(', ')})` : ` in ${name}: only \`resources:\` may be given outside ${FLOCK_FILE}`;
+      const why = isMain
+        ? ` at the top level (expected one of: ${known.join(', ')})`
+        : ` in ${name}: only \`resources:\` may be given outside ${FLOCK_FILE}`;
       problems.add(`unknown key \`${key}\`${why}${didYouMean(key, known)}`, keyLocation(src, [key]));
     }
     if (Object.prototype.hasOwnProperty.call(value, 'resources')) collectResources(src, value.resources);
     if (!isMain) continue;
 
-    const ctx = (key: string): IssueContext => ({ src, schema: flockShape[key as keyof typeof flockShape], input: value[key], base: [key], noun: 'key' });
+    const ctx = (key: string): IssueContext => ({
+      src,
+      schema: flockShape[key as keyof typeof flockShape],
+      input: value[key],
+      base: [key],
+      noun: 'key',
+    });
     if (!Object.prototype.hasOwnProperty.call(value, 'flock')) {
-      problems.add('missing required key `flock` (expected the flock’s name, matching [a-z][a-z0-9-]{0,62})', nodeLocation(src, src.doc.contents));
+      problems.add(
+        'missing required key `flock` (expected the flock’s name, matching [a-z][a-z0-9-]{0,62})',
+        nodeLocation(src, src.doc.contents),
+      );
     } else {
       flockName = check(problems, ctx('flock'), flockShape.flock);
     }
-    if (value.description !== undefined) description = check(problems, ctx('description'), flockShape.description);
-    if (value.rollback !== undefined) rollback = check(problems, ctx('rollback'), flockShape.rollback) ?? 'manual';
+    if (value.description !== undefined)
+      description = check(problems, ctx('description'), flockShape.description);
+    if (value.rollback !== undefined)
+      rollback = check(problems, ctx('rollback'), flockShape.rollback) ?? 'manual';
 
     if (value.artifacts !== undefined) {
       const arts = value.artifacts;
@@ -372,10 +439,17 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
         for (const [name, raw] of Object.entries(arts)) {
           const p: Path = ['artifacts', name];
           if (!RESOURCE_NAME_PATTERN.test(name) || name === '__proto__') {
-            problems.add(`artifacts: invalid artifact name \`${name}\`: expected a name matching [a-z_][a-z0-9_-]*`, keyLocation(src, p));
+            problems.add(
+              `artifacts: invalid artifact name \`${name}\`: expected a name matching [a-z_][a-z0-9_-]*`,
+              keyLocation(src, p),
+            );
             continue;
           }
-          const a = check(problems, { src, schema: artifactSchema, input: raw, base: p, noun: 'key' }, artifactSchema);
+          const a = check(
+            problems,
+            { src, schema: artifactSchema, input: raw, base: p, noun: 'key' },
+            artifactSchema,
+          );
           if (a) artifacts.push({ name, kind: a.kind, location: keyLocation(src, p) });
         }
     }
@@ -387,12 +461,19 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
         const seen = new Map<string, SourceLocation>();
         list.forEach((raw, i) => {
           const p: Path = ['targets', i];
-          const t = check(problems, { src, schema: targetSchema, input: raw, base: p, noun: 'key' }, targetSchema);
+          const t = check(
+            problems,
+            { src, schema: targetSchema, input: raw, base: p, noun: 'key' },
+            targetSchema,
+          );
           if (!t) return;
           const nameLoc = pathLocation(src, [...p, 'name']);
           const first = seen.get(t.name);
           if (first) {
-            problems.add(`targets[${i}].name: duplicate target name \`${t.name}\` (first declared at ${formatLocation(first)})`, nameLoc);
+            problems.add(
+              `targets[${i}].name: duplicate target name \`${t.name}\` (first declared at ${formatLocation(first)})`,
+              nameLoc,
+            );
             return;
           }
           seen.set(t.name, nameLoc);
@@ -419,7 +500,10 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
         for (const [name, raw] of Object.entries(provs)) {
           const p: Path = ['providers', name];
           if (!PROVIDER_NAME_PATTERN.test(name)) {
-            problems.add(`providers: invalid provider name \`${name}\`: expected a name matching [a-z][a-z0-9_]*`, keyLocation(src, p));
+            problems.add(
+              `providers: invalid provider name \`${name}\`: expected a name matching [a-z][a-z0-9_]*`,
+              keyLocation(src, p),
+            );
             continue;
           }
           if (!known.has(name)) {
@@ -429,7 +513,11 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
             );
             continue;
           }
-          const settings = check(problems, { src, schema: providerSchema, input: raw, base: p, noun: 'key' }, providerSchema);
+          const settings = check(
+            problems,
+            { src, schema: providerSchema, input: raw, base: p, noun: 'key' },
+            providerSchema,
+          );
           if (settings) rawProviders.push({ name, value: settings, src });
         }
       }
@@ -465,10 +553,19 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
   const artifactNames = new Set(artifacts.map((a) => a.name));
   const resourceNames = new Set(resourceEntries.map((r) => r.name));
   const resources: ResourceConfig[] = [];
-  const resourceCtx: ReferenceContext = { allowEnv: false, allowResources: true, resources: resourceNames, artifacts: artifactNames };
+  const resourceCtx: ReferenceContext = {
+    allowEnv: false,
+    allowResources: true,
+    resources: resourceNames,
+    artifacts: artifactNames,
+  };
   for (const entry of resourceEntries) {
     const { src, name } = entry;
-    const r = check(problems, { src, schema: resourceSchema, input: entry.raw, base: entry.path, noun: 'key' }, resourceSchema);
+    const r = check(
+      problems,
+      { src, schema: resourceSchema, input: entry.raw, base: entry.path, noun: 'key' },
+      resourceSchema,
+    );
     if (!r) continue;
     const propsPath: Path = [...entry.path, 'properties'];
     const properties: Record<string, Expr> = {};
@@ -500,7 +597,9 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
 
     let selector: TargetSelector | undefined;
     if (r.targets) {
-      selector = Object.fromEntries(Object.entries(r.targets).filter(([, v]) => v !== undefined)) as TargetSelector;
+      selector = Object.fromEntries(
+        Object.entries(r.targets).filter(([, v]) => v !== undefined),
+      ) as TargetSelector;
       (r.targets.names ?? []).forEach((t, i) => {
         if (targetNames.has(t) || !mainSrc) return;
         problems.add(
@@ -526,11 +625,19 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
     resources.map((r) => r.name),
     resources.flatMap((r) => r.dependsOn.map((to) => ({ from: r.name, to }))),
   )) {
-    problems.add(`resources: dependency cycle: ${formatCycle(cycle)}`, resourceByName.get(cycle[0]!)!.location);
+    problems.add(
+      `resources: dependency cycle: ${formatCycle(cycle)}`,
+      resourceByName.get(cycle[0]!)!.location,
+    );
   }
 
   const providers: Record<string, ProviderConfig> = {};
-  const providerCtx: ReferenceContext = { allowEnv: true, allowResources: false, resources: resourceNames, artifacts: artifactNames };
+  const providerCtx: ReferenceContext = {
+    allowEnv: true,
+    allowResources: false,
+    resources: resourceNames,
+    artifacts: artifactNames,
+  };
   for (const { name, value, src } of rawProviders) {
     const settings: Record<string, Expr> = {};
     for (const [key, raw] of Object.entries(value)) {
@@ -540,7 +647,10 @@ function buildFlock(dir: string, files: readonly RawFile[], catalog: TypeCatalog
       if (opts.env) {
         for (const ref of referencesOf(expr)) {
           if (ref.scope === 'env' && opts.env[ref.name] === undefined) {
-            problems.add(`providers.${name}.${key}: environment variable \`${ref.name}\` is not set (referenced by \`${ref.text}\`)`, ref.location);
+            problems.add(
+              `providers.${name}.${key}: environment variable \`${ref.name}\` is not set (referenced by \`${ref.text}\`)`,
+              ref.location,
+            );
           }
         }
       }
@@ -575,7 +685,11 @@ function formatLocation(l: SourceLocation): string {
 }
 
 function sortProblems(list: readonly Problem[]): Problem[] {
-  const key = (p: Problem): [string, number, number] => [p.location?.file ?? '', p.location?.line ?? 0, p.location?.column ?? 0];
+  const key = (p: Problem): [string, number, number] => [
+    p.location?.file ?? '',
+    p.location?.line ?? 0,
+    p.location?.column ?? 0,
+  ];
   return [...list].sort((a, b) => {
     const [fa, la, ca] = key(a);
     const [fb, lb, cb] = key(b);
@@ -609,7 +723,10 @@ function checkProperties(
     result = schema.safeParse(input);
   } catch (e) {
     // A provider's refinement that throws is a bug there, but must not hide the config's problems.
-    problems.add(`${formatPath(base)}: the ${typeName} schema failed: ${(e as Error).message}`, pathLocation(src, base));
+    problems.add(
+      `${formatPath(base)}: the ${typeName} schema failed: ${(e as Error).message}`,
+      pathLocation(src, base),
+    );
     return;
   }
   if (result.success) return;
@@ -648,20 +765,33 @@ function toExpr(problems: Problems, src: SourceFile, value: unknown, at: Path, c
   if (typeof value === 'string') return stringExpr(problems, src, value, at, ctx);
   if (Array.isArray(value)) {
     const items = value.map((v, i) => toExpr(problems, src, v, [...at, i], ctx));
-    return items.every((i) => i.kind === 'literal') ? { kind: 'literal', value: items.map((i) => (i as { value: unknown }).value) } : { kind: 'list', items };
+    return items.every((i) => i.kind === 'literal')
+      ? { kind: 'literal', value: items.map((i) => (i as { value: unknown }).value) }
+      : { kind: 'list', items };
   }
   if (isMapValue(value)) {
     const entries: Record<string, Expr> = {};
     for (const [k, v] of Object.entries(value)) putOwn(entries, k, toExpr(problems, src, v, [...at, k], ctx));
     const all = Object.values(entries);
     return all.every((e) => e.kind === 'literal')
-      ? { kind: 'literal', value: Object.fromEntries(Object.entries(entries).map(([k, e]) => [k, (e as { value: unknown }).value])) as unknown }
+      ? {
+          kind: 'literal',
+          value: Object.fromEntries(
+            Object.entries(entries).map(([k, e]) => [k, (e as { value: unknown }).value]),
+          ) as unknown,
+        }
       : { kind: 'object', entries };
   }
   return { kind: 'literal', value };
 }
 
-function stringExpr(problems: Problems, src: SourceFile, value: string, at: Path, ctx: ReferenceContext): Expr {
+function stringExpr(
+  problems: Problems,
+  src: SourceFile,
+  value: string,
+  at: Path,
+  ctx: ReferenceContext,
+): Expr {
   if (!value.includes('${')) return { kind: 'literal', value };
   const split = splitTemplate(value);
   // Map the Nth `${` of the value to the Nth in the source text, so locations point into the string.
@@ -670,12 +800,16 @@ function stringExpr(problems: Problems, src: SourceFile, value: string, at: Path
   const valueStarts = referenceStarts(value);
   const locate = (index: number): SourceLocation => {
     const n = valueStarts.indexOf(index);
-    if (raw && n !== -1 && rawStarts.length === valueStarts.length) return locationAt(src, raw.start + rawStarts[n]!);
+    if (raw && n !== -1 && rawStarts.length === valueStarts.length)
+      return locationAt(src, raw.start + rawStarts[n]!);
     return pathLocation(src, at);
   };
   const where = `${formatPath(at)}: `;
   if (split.unterminated) {
-    problems.add(`${where}unterminated \`\${\` (expected \`}\` to close it)`, locate(split.unterminated.index));
+    problems.add(
+      `${where}unterminated \`\${\` (expected \`}\` to close it)`,
+      locate(split.unterminated.index),
+    );
   }
   const parts: (string | Reference)[] = [];
   let ok = !split.unterminated;

@@ -22,7 +22,15 @@ describe('flockJsonSchema', () => {
     const flock = schema.$defs.flock;
     expect(flock.required).toEqual(['flock']);
     expect(flock.additionalProperties).toBe(false);
-    expect(Object.keys(flock.properties).sort()).toEqual(['artifacts', 'description', 'flock', 'providers', 'resources', 'rollback', 'targets']);
+    expect(Object.keys(flock.properties).sort()).toEqual([
+      'artifacts',
+      'description',
+      'flock',
+      'providers',
+      'resources',
+      'rollback',
+      'targets',
+    ]);
     expect(flock.properties.flock.pattern).toBe('^[a-z][a-z0-9-]{0,62}$');
     const target = flock.properties.targets.items;
     expect(target.required).toEqual(['name', 'region']);
@@ -34,14 +42,28 @@ describe('flockJsonSchema', () => {
   it('checks each resource’s properties by its type, allowing ${...} for any property', () => {
     const resource = schema.$defs.resource;
     expect(resource.required).toEqual(['type']);
-    expect(resource.properties.type.enum).toEqual(['drover.deployment', 'local.file', 'sim.bucket', 'sim.instance', 'sim.network']);
-    expect(Object.keys(resource.properties).sort()).toEqual(['depends_on', 'force_on_release', 'properties', 'targets', 'type']);
+    expect(resource.properties.type.enum).toEqual([
+      'drover.deployment',
+      'local.file',
+      'sim.bucket',
+      'sim.instance',
+      'sim.network',
+    ]);
+    expect(Object.keys(resource.properties).sort()).toEqual([
+      'depends_on',
+      'force_on_release',
+      'properties',
+      'targets',
+      'type',
+    ]);
     expect(resource.properties.targets.additionalProperties).toBe(false);
     const instance = resource.allOf.find((c: Json) => c.if.properties.type.const === 'sim.instance');
     const props = instance.then.properties.properties;
     expect(props.additionalProperties).toBe(false);
     expect(props.required).toEqual(['name', 'network', 'shape']);
-    expect(props.properties.shape).toEqual({ anyOf: [{ type: 'string', enum: ['small', 'large'] }, { $ref: '#/$defs/interpolation' }] });
+    expect(props.properties.shape).toEqual({
+      anyOf: [{ type: 'string', enum: ['small', 'large'] }, { $ref: '#/$defs/interpolation' }],
+    });
     expect(schema.$defs.interpolation.pattern).toBe('\\$\\{[^}]*\\}');
   });
 
@@ -53,6 +75,9 @@ describe('flockJsonSchema', () => {
 describe('docs/flock.schema.json', () => {
   it('is up to date with the built-in catalog (regenerate: npx tsx scripts/gen-schema.ts)', async () => {
     const committed = await readFile(SCHEMA_FILE, 'utf8');
-    expect(committed === (await builtinSchemaText()), 'docs/flock.schema.json is stale: run npx tsx scripts/gen-schema.ts').toBe(true);
+    expect(
+      committed === (await builtinSchemaText()),
+      'docs/flock.schema.json is stale: run npx tsx scripts/gen-schema.ts',
+    ).toBe(true);
   });
 });

@@ -73,10 +73,17 @@ const EXPECTED =
   'expected target.name|realm|tenancy|region|ad, release.id, execution.id, artifacts.NAME.version, env.NAME (in providers) or RESOURCE.ATTRIBUTE';
 
 /** A reference without its location and text, which the caller adds. */
-export type BareReference = Reference extends infer R ? (R extends unknown ? Omit<R, 'location' | 'text'> : never) : never;
+export type BareReference = Reference extends infer R
+  ? R extends unknown
+    ? Omit<R, 'location' | 'text'>
+    : never
+  : never;
 
 /** Classifies the inside of `${...}`; returns a reference or what is wrong with it. */
-export function classifyReference(inner: string, ctx: ReferenceContext): { ref: BareReference } | { problem: string } {
+export function classifyReference(
+  inner: string,
+  ctx: ReferenceContext,
+): { ref: BareReference } | { problem: string } {
   const shown = '`${' + inner + '}`';
   const segments = inner.trim().split('.');
   if (inner.trim() === '' || !segments.every((s) => SEGMENT.test(s))) {
@@ -87,13 +94,16 @@ export function classifyReference(inner: string, ctx: ReferenceContext): { ref: 
     case 'target': {
       const field = rest[0];
       if (rest.length !== 1 || !(TARGET_FIELDS as readonly string[]).includes(field!)) {
-        return { problem: `invalid reference ${shown}: expected target.name, target.realm, target.tenancy, target.region or target.ad` };
+        return {
+          problem: `invalid reference ${shown}: expected target.name, target.realm, target.tenancy, target.region or target.ad`,
+        };
       }
       return { ref: { scope: 'target', field: field as TargetField } };
     }
     case 'release':
     case 'execution':
-      if (rest.length !== 1 || rest[0] !== 'id') return { problem: `invalid reference ${shown}: expected ${head}.id` };
+      if (rest.length !== 1 || rest[0] !== 'id')
+        return { problem: `invalid reference ${shown}: expected ${head}.id` };
       return { ref: { scope: head, field: 'id' } };
     case 'artifacts': {
       if (rest.length !== 2 || rest[1] !== 'version') {
@@ -101,14 +111,21 @@ export function classifyReference(inner: string, ctx: ReferenceContext): { ref: 
       }
       const name = rest[0]!;
       if (!ctx.artifacts.has(name)) {
-        const declared = ctx.artifacts.size ? ` (declared: ${[...ctx.artifacts].sort().join(', ')})` : ' (the flock declares no artifacts)';
-        return { problem: `unknown artifact \`${name}\` in ${shown}${declared}${didYouMean(name, ctx.artifacts)}` };
+        const declared = ctx.artifacts.size
+          ? ` (declared: ${[...ctx.artifacts].sort().join(', ')})`
+          : ' (the flock declares no artifacts)';
+        return {
+          problem: `unknown artifact \`${name}\` in ${shown}${declared}${didYouMean(name, ctx.artifacts)}`,
+        };
       }
       return { ref: { scope: 'artifact', name } };
     }
     case 'env': {
       if (rest.length !== 1) return { problem: `invalid reference ${shown}: expected env.NAME` };
-      if (!ctx.allowEnv) return { problem: `${shown} is not allowed here: environment variables may only be used in \`providers\`` };
+      if (!ctx.allowEnv)
+        return {
+          problem: `${shown} is not allowed here: environment variables may only be used in \`providers\``,
+        };
       return { ref: { scope: 'env', name: rest[0]! } };
     }
     default: {

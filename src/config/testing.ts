@@ -8,7 +8,11 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { ResourceType, TypeCatalog } from '../providers/types.ts';
 
-function fakeType(type: string, schema: z.ZodType, kind: 'infrastructure' | 'task' = 'infrastructure'): ResourceType {
+function fakeType(
+  type: string,
+  schema: z.ZodType,
+  kind: 'infrastructure' | 'task' = 'infrastructure',
+): ResourceType {
   const refuse = (): never => {
     throw new Error(`${type}: the config test catalog has schemas only`);
   };
@@ -28,13 +32,29 @@ function fakeType(type: string, schema: z.ZodType, kind: 'infrastructure' | 'tas
 /** sim.network {name, cidr}, sim.instance {name, network, shape, count?}, sim.bucket {name}, local.file {path, content, mode?}, drover.deployment {instance, artifact}. */
 export function testCatalog(): TypeCatalog {
   const types = [
-    fakeType('sim.network', z.strictObject({ name: z.string(), cidr: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, { error: 'expected a CIDR block like 10.0.0.0/16' }) })),
+    fakeType(
+      'sim.network',
+      z.strictObject({
+        name: z.string(),
+        cidr: z
+          .string()
+          .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, { error: 'expected a CIDR block like 10.0.0.0/16' }),
+      }),
+    ),
     fakeType(
       'sim.instance',
-      z.strictObject({ name: z.string(), network: z.string(), shape: z.enum(['small', 'large']), count: z.number().int().optional() }),
+      z.strictObject({
+        name: z.string(),
+        network: z.string(),
+        shape: z.enum(['small', 'large']),
+        count: z.number().int().optional(),
+      }),
     ),
     fakeType('sim.bucket', z.strictObject({ name: z.string() })),
-    fakeType('local.file', z.strictObject({ path: z.string(), content: z.string(), mode: z.string().optional() })),
+    fakeType(
+      'local.file',
+      z.strictObject({ path: z.string(), content: z.string(), mode: z.string().optional() }),
+    ),
     fakeType('drover.deployment', z.strictObject({ instance: z.string(), artifact: z.string() }), 'task'),
   ];
   const byName = new Map(types.map((t) => [t.type, t]));
@@ -42,7 +62,10 @@ export function testCatalog(): TypeCatalog {
 }
 
 /** Temporary flock directories; call `cleanup()` in afterEach. */
-export function tempFlocks(): { make(files: Record<string, string>): Promise<string>; cleanup(): Promise<void> } {
+export function tempFlocks(): {
+  make(files: Record<string, string>): Promise<string>;
+  cleanup(): Promise<void>;
+} {
   const dirs: string[] = [];
   return {
     async make(files) {

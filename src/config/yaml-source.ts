@@ -21,7 +21,12 @@ export interface SourceFile {
 export function parseSource(file: string, name: string, text: string): SourceFile {
   const lines = new LineCounter();
   // uniqueKeys: a key given twice in one map is an error (yaml's default, stated for the reader).
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: true,
+    logLevel: 'error',
+  });
   return { file, name, text, doc, lines };
 }
 

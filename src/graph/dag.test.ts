@@ -14,7 +14,9 @@ describe('topoOrder', () => {
 
   it('is independent of input order', () => {
     const edges = [e('c', 'a'), e('b', 'a'), e('d', 'b')];
-    expect(topoOrder(['d', 'c', 'b', 'a'], edges)).toEqual(topoOrder(['a', 'b', 'c', 'd'], [...edges].reverse()));
+    expect(topoOrder(['d', 'c', 'b', 'a'], edges)).toEqual(
+      topoOrder(['a', 'b', 'c', 'd'], [...edges].reverse()),
+    );
     expect(topoOrder(['d', 'c', 'b', 'a'], edges)).toEqual(['a', 'b', 'c', 'd']);
   });
 
@@ -36,16 +38,19 @@ describe('topoOrder', () => {
 
   it('always respects every edge (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 12 }))), (pairs) => {
-        // only edges from higher to lower numbers: always acyclic
-        const edges = pairs.filter(([a, b]) => a > b).map(([a, b]) => e(`n${a}`, `n${b}`));
-        const nodes = Array.from({ length: 13 }, (_, i) => `n${i}`);
-        const order = topoOrder(nodes, edges);
-        expect(new Set(order).size).toBe(13);
-        for (const edge of edges) expect(order.indexOf(edge.to)).toBeLessThan(order.indexOf(edge.from));
-        const rev = reverseOrder(nodes, edges);
-        for (const edge of edges) expect(rev.indexOf(edge.from)).toBeLessThan(rev.indexOf(edge.to));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 12 }))),
+        (pairs) => {
+          // only edges from higher to lower numbers: always acyclic
+          const edges = pairs.filter(([a, b]) => a > b).map(([a, b]) => e(`n${a}`, `n${b}`));
+          const nodes = Array.from({ length: 13 }, (_, i) => `n${i}`);
+          const order = topoOrder(nodes, edges);
+          expect(new Set(order).size).toBe(13);
+          for (const edge of edges) expect(order.indexOf(edge.to)).toBeLessThan(order.indexOf(edge.from));
+          const rev = reverseOrder(nodes, edges);
+          for (const edge of edges) expect(rev.indexOf(edge.from)).toBeLessThan(rev.indexOf(edge.to));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -54,7 +59,13 @@ describe('topoOrder', () => {
 describe('reverseOrder', () => {
   it('puts dependents first (delete order), ties alphabetical', () => {
     const edges = [e('vm', 'net'), e('vm', 'logs'), e('deploy', 'vm')];
-    expect(reverseOrder(['net', 'logs', 'vm', 'deploy', 'alone'], edges)).toEqual(['alone', 'deploy', 'vm', 'logs', 'net']);
+    expect(reverseOrder(['net', 'logs', 'vm', 'deploy', 'alone'], edges)).toEqual([
+      'alone',
+      'deploy',
+      'vm',
+      'logs',
+      'net',
+    ]);
   });
 });
 
@@ -85,7 +96,10 @@ describe('findCycles', () => {
   });
 
   it('picks the shortest way back inside a component', () => {
-    const cycles = findCycles(['a', 'b', 'c', 'd'], [e('a', 'b'), e('b', 'c'), e('c', 'd'), e('d', 'a'), e('b', 'a')]);
+    const cycles = findCycles(
+      ['a', 'b', 'c', 'd'],
+      [e('a', 'b'), e('b', 'c'), e('c', 'd'), e('d', 'a'), e('b', 'a')],
+    );
     expect(cycles.map(formatCycle)).toEqual(['a -> b -> a']);
   });
 

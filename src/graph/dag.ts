@@ -166,7 +166,8 @@ function shortestCycle(adj: Adjacency, start: string, members: ReadonlySet<strin
       if (!members.has(m)) continue;
       if (m === start) {
         const path = [start];
-        for (let at: string | undefined = n; at !== undefined && at !== start; at = parent.get(at)) path.splice(1, 0, at);
+        for (let at: string | undefined = n; at !== undefined && at !== start; at = parent.get(at))
+          path.splice(1, 0, at);
         path.push(start);
         return path;
       }
