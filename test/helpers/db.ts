@@ -107,10 +107,19 @@ function pgliteTemplate(): Promise<string> {
   return template;
 }
 
-async function openPgliteTestDb(): Promise<TestDb> {
+/**
+ * A new data directory holding a migrated, empty PGlite database, not opened (for tests that open it
+ * themselves, e.g. in a child process). The caller removes it.
+ */
+export async function freshPgliteDataDir(): Promise<string> {
   const source = await pgliteTemplate();
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-test-db-'));
   cpSync(join(source, 'pgdata'), join(dataDir, 'pgdata'), { recursive: true });
+  return dataDir;
+}
+
+async function openPgliteTestDb(): Promise<TestDb> {
+  const dataDir = await freshPgliteDataDir();
   let db: Db;
   try {
     db = await openStore({ dataDir });
