@@ -145,15 +145,18 @@ export class ApiClient {
     let last: TaskStatus | undefined;
     for (;;) {
       const task = await this.getTask(id);
-      if (task.status !== last) opts.onStatus?.(task.status);
-      last = task.status;
       // Drain logs after reading the status, so a finished task's last lines are all shown.
       for (;;) {
         const logs = await this.taskLogs(id, after);
-        for (const l of logs.lines) opts.onLog?.(logLine(l));
+        for (const l of logs.lines) {
+          const line = logLine(l);
+          if (line !== undefined) opts.onLog?.(line);
+        }
         if (logs.next === after || logs.lines.length === 0) break;
         after = logs.next;
       }
+      if (task.status !== last) opts.onStatus?.(task.status);
+      last = task.status;
       if (TERMINAL.has(task.status)) {
         switch (task.status) {
           case 'succeeded':
@@ -173,12 +176,43 @@ export class ApiClient {
   }
 }
 
-function logLine(l: unknown): string {
+/**
+ * One task log event as a line for people, or undefined for events shown otherwise (status changes are
+ * reported by waitTask's onStatus; refresh counters would only flood a log).
+ */
+export function logLine(l: unknown): string | undefined {
   if (typeof l === 'string') return l;
-  if (l && typeof l === 'object') {
-    const o = l as Record<string, unknown>;
-    const msg = o['msg'] ?? o['message'] ?? o['line'];
-    if (typeof msg === 'string') return msg;
+  if (!l || typeof l !== 'object') return JSON.stringify(l);
+  const o = l as Record<string, unknown>;
+  if (o['type'] === 'status') return undefined;
+  const event = o['event'];
+  if (event && typeof event === 'object') return engineEventLine(event as Record<string, unknown>);
+  const msg = o['message'] ?? o['msg'] ?? o['line'];
+  if (typeof msg === 'string') {
+    const level = typeof o['level'] === 'string' && o['level'] !== 'info' ? `${o['level']}: ` : '';
+    const code = typeof o['code'] === 'string' ? `${o['code']}: ` : '';
+    return `${level}${code}${msg}`;
   }
   return JSON.stringify(l);
+}
+
+function engineEventLine(e: Record<string, unknown>): string | undefined {
+  const address = String(e['address'] ?? '');
+  switch (e['kind']) {
+    case 'refresh':
+      return undefined;
+    case 'op-start':
+      return e['action'] === 'no-op' ? undefined : `start ${String(e['action'])} ${address}`;
+    case 'op-done':
+      if (e['action'] === 'no-op') return undefined;
+      return `${e['ok'] ? 'ok  ' : 'FAIL'} ${String(e['action'])} ${address}${typeof e['error'] === 'string' ? `: ${e['error']}` : ''}`;
+    case 'retry':
+      return `retry ${address} (attempt ${String(e['attempt'])}): ${String(e['error'])}`;
+    case 'adopted':
+      return `adopted ${address} (${String(e['id'])}) left by an interrupted run`;
+    case 'intent-cleared':
+      return `cleared the unfinished create of ${address}`;
+    default:
+      return JSON.stringify(e);
+  }
 }

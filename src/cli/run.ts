@@ -54,7 +54,7 @@ export async function runRemoteTask(
   p: Prepared,
   kind: TaskKind,
   io: CliIo,
-  extra: { plan?: Plan; destroy?: boolean } = {},
+  extra: { plan?: Plan } = {},
 ): Promise<unknown> {
   const { server, token } = resolveServer(flags, io.env);
   const client = new ApiClient(server, token);
@@ -67,7 +67,6 @@ export async function runRemoteTask(
     ...(p.inputs.releaseId !== undefined ? { release_id: p.inputs.releaseId } : {}),
     ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
     ...(extra.plan ? { plan: extra.plan } : {}),
-    ...(extra.destroy ? { destroy: true } : {}),
   });
   io.stderr.write(`task ${task_id} submitted to ${server}\n`);
   return client.waitTask(task_id, {
@@ -84,7 +83,10 @@ export async function computePlan(
   onEvent?: (e: EngineEvent) => void,
 ): Promise<Plan> {
   if (isRemote(flags)) {
-    return (await runRemoteTask(flags, p, 'plan', io, { destroy: p.inputs.destroy === true })) as Plan;
+    if (p.inputs.destroy) throw new DroverError('USAGE', 'a destroy plan cannot be made through a server yet: drop --destroy, or plan locally');
+    // The server answers { plan } (older builds: the plan itself).
+    const result = (await runRemoteTask(flags, p, 'plan', io)) as { plan?: Plan } & Partial<Plan>;
+    return result.plan ?? (result as Plan);
   }
   const engine = await openLocalEngine(p.loaded, flags, io);
   try {

@@ -41,6 +41,8 @@ export async function applyFlow(o: ApplyOptions, io: CliIo, destroy: boolean): P
   const p = saved ? await prepareSaved(o, saved) : await prepare(o, destroy);
   const text = o.json ? io.stderr : io.stdout; // --json keeps stdout for the result alone
 
+  if (!saved && destroy && isRemote(o)) return destroyRemote(o, p, io, text);
+
   let plan: Plan;
   if (saved) {
     plan = saved;
@@ -68,6 +70,11 @@ export async function applyFlow(o: ApplyOptions, io: CliIo, destroy: boolean): P
   }
 
   const result = isRemote(o) ? await applyRemote(o, p, plan, io, destroy) : await applyWithProgress(o, p, plan, io);
+  return report(result, o, io, text, verb);
+}
+
+/** Prints the result (and with --json its JSON); a failed operation is APPLY_FAILED (exit 1). */
+function report(result: ApplyResult, o: ApplyOptions, io: CliIo, text: CliIo['stdout'], verb: string): number {
   if (o.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   text.write(summary(result, verb));
   const failed = result.results.filter((r) => !r.ok);
@@ -75,11 +82,40 @@ export async function applyFlow(o: ApplyOptions, io: CliIo, destroy: boolean): P
     for (const f of failed) io.stderr.write(`  ${f.address} (${f.action}): ${f.error ?? 'failed'}\n`);
     throw new DroverError(
       'APPLY_FAILED',
-      `${failed.length} of ${result.results.length} operation${result.results.length === 1 ? '' : 's'} failed on target ${plan.target}; ` +
+      `${failed.length} of ${result.results.length} operation${result.results.length === 1 ? '' : 's'} failed on target ${result.plan.target}; ` +
         `state records everything that was done — fix the cause and run ${verb} again`,
     );
   }
   return 0;
+}
+
+/**
+ * Through a server, a destroy runs as one `destroy` task (the API has no destroy-plan task to show
+ * first), so the question names what will go rather than listing it.
+ */
+async function destroyRemote(o: ApplyOptions, p: Prepared, io: CliIo, text: CliIo['stdout']): Promise<number> {
+  if (!o.yes) {
+    const ok = await io.ask(`Destroy every resource of flock ${p.loaded.config.flock} on target ${p.inputs.target} (through ${o.server})?`);
+    if (!ok) {
+      text.write('Cancelled; nothing was changed.\n');
+      return 1;
+    }
+  }
+  return report(normalizeRemote(await runRemoteTask(o, p, 'destroy', io), undefined), o, io, text, 'destroy');
+}
+
+/** The server's result is { serial, results, plan } (without ok); make it an ApplyResult. */
+function normalizeRemote(raw: unknown, plan: Plan | undefined): ApplyResult {
+  const r = (raw ?? {}) as Partial<ApplyResult>;
+  const results = Array.isArray(r.results) ? r.results : [];
+  const resultPlan = r.plan ?? plan;
+  if (!resultPlan) throw new DroverError('INTERNAL', 'the server answered an apply without its plan');
+  return {
+    plan: resultPlan,
+    ok: r.ok ?? results.every((x) => x.ok),
+    serial: typeof r.serial === 'number' ? r.serial : resultPlan.state.serial,
+    results,
+  };
 }
 
 async function applyWithProgress(o: ApplyOptions, p: Prepared, plan: Plan, io: CliIo): Promise<ApplyResult> {
@@ -105,7 +141,7 @@ async function applyWithProgress(o: ApplyOptions, p: Prepared, plan: Plan, io: C
 }
 
 async function applyRemote(o: ApplyOptions, p: Prepared, plan: Plan, io: CliIo, destroy: boolean): Promise<ApplyResult> {
-  return (await runRemoteTask(o, p, destroy ? 'destroy' : 'apply', io, { plan })) as ApplyResult;
+  return normalizeRemote(await runRemoteTask(o, p, destroy ? 'destroy' : 'apply', io, { plan }), plan);
 }
 
 /** Inputs for a saved plan come from the plan itself; flags that contradict it are refused. */
