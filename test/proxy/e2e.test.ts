@@ -79,7 +79,10 @@ function startWorkerProcess(server: TestServer, sim: TestSim, token: string, nam
 }
 
 describe('end to end: server + simulator + two worker processes', () => {
-  it('a SIGKILLed worker’s task finishes on the other worker with a higher token, with no overlapping mutations', async () => {
+  it.each([
+    ['SIGKILL', 'kill'],
+    ['SIGSTOP … SIGCONT (worker and proxy frozen past the lease)', 'stop'],
+  ] as const)('%s of the worker mid-task: the task finishes on the other worker with a higher token, with no overlapping mutations', async (_label, fault) => {
     const tdb: TestDb = await openTestDb();
     cleanups.push(() => tdb.cleanup());
     const server = await startTestServer(tdb.db, {
@@ -108,8 +111,20 @@ describe('end to end: server + simulator + two worker processes', () => {
 
     startWorkerProcess(server, sim, tokenB, 'wb');
     await sleep(500);
-    // The worker and its proxy (one process group); its task process dies with its lifeline.
-    process.kill(-(a.pid as number), 'SIGKILL');
+    if (fault === 'kill') {
+      // The worker and its proxy (one process group); its task process dies with its lifeline.
+      process.kill(-(a.pid as number), 'SIGKILL');
+    } else {
+      // Worker and proxy frozen; the task process (its own group) runs on, its calls stuck at the proxy.
+      process.kill(-(a.pid as number), 'SIGSTOP');
+      await until('the task to move to worker B', async () => {
+        const t = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken })).body as { token: number };
+        return t.token > first.token;
+      });
+      await sleep(1_500);
+      // Thawed while B works: A's proxy must refuse whatever A's task still tries, and A must stop it.
+      process.kill(-(a.pid as number), 'SIGCONT');
+    }
 
     const done = await until(
       'the task to finish on worker B',
