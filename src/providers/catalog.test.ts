@@ -37,7 +37,11 @@ describe('defaultCatalog', () => {
     for (const t of catalog.types()) {
       const r = t.schema.safeParse({ definitely_not_a_property: 1 });
       expect(r.success, t.type).toBe(false);
-      if (!r.success) expect(r.error.issues.some((i) => i.code === 'unrecognized_keys'), t.type).toBe(true);
+      if (!r.success)
+        expect(
+          r.error.issues.some((i) => i.code === 'unrecognized_keys'),
+          t.type,
+        ).toBe(true);
       expect(t.kind, t.type).toBe(t.type.startsWith('drover.') ? 'task' : 'infrastructure');
       const shape = (t.schema as unknown as { shape: Record<string, unknown> }).shape;
       for (const k of t.replaceOn) expect(Object.keys(shape), `${t.type} replaceOn ${k}`).toContain(k);
@@ -45,7 +49,8 @@ describe('defaultCatalog', () => {
   });
 
   it('accepts the SPEC §2 example resources', () => {
-    const ok = (type: string, props: unknown) => expect(catalog.get(type)!.schema.safeParse(props).success, type).toBe(true);
+    const ok = (type: string, props: unknown) =>
+      expect(catalog.get(type)!.schema.safeParse(props).success, type).toBe(true);
     ok('sim.network', { cidr: '10.0.0.0/16', name: 'hello-beta' });
     ok('sim.bucket', { name: 'hello-logs-beta' });
     ok('sim.instance', { network: 'net-1', shape: 'small' });

@@ -10,8 +10,10 @@ const TYPE_NAME = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 export function createCatalog(types: readonly ResourceType[]): TypeCatalog {
   const byName = new Map<string, ResourceType>();
   for (const t of types) {
-    if (!TYPE_NAME.test(t.type)) throw new DroverError('INTERNAL', `resource type name "${t.type}" is not PROVIDER.TYPE`);
-    if (byName.has(t.type)) throw new DroverError('INTERNAL', `resource type "${t.type}" is registered twice`);
+    if (!TYPE_NAME.test(t.type))
+      throw new DroverError('INTERNAL', `resource type name "${t.type}" is not PROVIDER.TYPE`);
+    if (byName.has(t.type))
+      throw new DroverError('INTERNAL', `resource type "${t.type}" is registered twice`);
     byName.set(t.type, t);
   }
   const list = Object.freeze([...byName.values()]);

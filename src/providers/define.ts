@@ -17,15 +17,28 @@ export function sameValue(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) {
     return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
   }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+  if (
+    a !== null &&
+    b !== null &&
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
     const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
     const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return (
+      ka.length === kb.length &&
+      ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
   }
   return false;
 }
 
 /** True when every defined property has the same value in `found` (what a service reports). */
-export function propertiesMatch(found: Readonly<Record<string, unknown>>, props: Readonly<Record<string, unknown>>): boolean {
+export function propertiesMatch(
+  found: Readonly<Record<string, unknown>>,
+  props: Readonly<Record<string, unknown>>,
+): boolean {
   return Object.entries(props).every(([k, v]) => v === undefined || sameValue(found[k], v));
 }

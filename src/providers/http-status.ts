@@ -17,7 +17,8 @@ export function errorBody(body: unknown): { code?: string; message?: string } {
     const b = body as Record<string, unknown>;
     const inner = b.error !== null && typeof b.error === 'object' ? (b.error as Record<string, unknown>) : b;
     const code = typeof inner.code === 'string' ? inner.code : undefined;
-    const message = typeof inner.message === 'string' ? inner.message : typeof b.error === 'string' ? b.error : undefined;
+    const message =
+      typeof inner.message === 'string' ? inner.message : typeof b.error === 'string' ? b.error : undefined;
     return { ...(code ? { code } : {}), ...(message ? { message } : {}) };
   }
   if (typeof body === 'string' && body.trim()) return { message: body.trim().slice(0, 300) };
@@ -27,7 +28,8 @@ export function errorBody(body: unknown): { code?: string; message?: string } {
 export function errorFromResponse(res: HttpResponse, what: string): TransientError | ProviderError {
   const { code, message } = errorBody(res.body);
   const text = `${what}: HTTP ${res.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
-  if (res.status >= 500 || res.status === 429 || res.status === 408) return new TransientError(text, res.status);
+  if (res.status >= 500 || res.status === 429 || res.status === 408)
+    return new TransientError(text, res.status);
   return new ProviderError(text, res.status, code ?? `HTTP_${res.status}`);
 }
 

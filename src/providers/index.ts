@@ -5,7 +5,13 @@
  * from any list (tests, plugins).
  */
 import { createCatalog } from './catalog.ts';
-import { droverAlarmWatch, droverApproval, droverDeployment, droverTest, droverWait } from './drover/index.ts';
+import {
+  droverAlarmWatch,
+  droverApproval,
+  droverDeployment,
+  droverTest,
+  droverWait,
+} from './drover/index.ts';
 import { httpResource } from './http/index.ts';
 import { localDirectory, localFile } from './local/index.ts';
 import { postgresDatabase, postgresGrant, postgresRole, postgresSchema } from './postgres/index.ts';

@@ -22,11 +22,18 @@ export function fetchHttpClient(): HttpClient {
       }
       let res: Response;
       try {
-        res = await fetch(req.url, { method: req.method, headers, ...(body !== undefined ? { body } : {}), ...(req.signal ? { signal: req.signal } : {}) });
+        res = await fetch(req.url, {
+          method: req.method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
       } catch (e) {
         if (req.signal?.aborted) throw e;
         const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
-        throw new TransientError(`${req.method} ${req.url}: ${e instanceof Error ? e.message : String(e)}${cause}`);
+        throw new TransientError(
+          `${req.method} ${req.url}: ${e instanceof Error ? e.message : String(e)}${cause}`,
+        );
       }
       const text = await res.text();
       const outHeaders: Record<string, string> = {};
@@ -58,7 +65,9 @@ export function memoryLogger(): MemoryLogger {
 
 export const TEST_TARGET: TargetInfo = { name: 'test', realm: 'r1', tenancy: 'test', region: 'sim-1' };
 
-export function testContext(overrides: Partial<ProviderContext> = {}): ProviderContext & { readonly log: Logger } {
+export function testContext(
+  overrides: Partial<ProviderContext> = {},
+): ProviderContext & { readonly log: Logger } {
   return {
     http: fetchHttpClient(),
     flockDir: process.cwd(),

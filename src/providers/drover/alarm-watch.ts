@@ -44,9 +44,18 @@ export const droverAlarmWatch = defineTask({
         status = res.status;
         body = res.body;
       } catch (e) {
-        if (ctx.signal.aborted) throw new ProviderError('drover.alarm_watch: cancelled', undefined, 'ABORTED');
-        const why = signal.aborted ? `no answer within ${props.timeout ?? '5s'}` : e instanceof Error ? e.message : String(e);
-        throw new ProviderError(`drover.alarm_watch: ${props.url} failed at ${at} (sample ${samples + 1}): ${why}`, undefined, 'ALARM');
+        if (ctx.signal.aborted)
+          throw new ProviderError('drover.alarm_watch: cancelled', undefined, 'ABORTED');
+        const why = signal.aborted
+          ? `no answer within ${props.timeout ?? '5s'}`
+          : e instanceof Error
+            ? e.message
+            : String(e);
+        throw new ProviderError(
+          `drover.alarm_watch: ${props.url} failed at ${at} (sample ${samples + 1}): ${why}`,
+          undefined,
+          'ALARM',
+        );
       }
       samples++;
       if (status !== expect) {

@@ -28,7 +28,11 @@ const DEFAULT_HEALTH_INTERVAL = '500ms';
 function simEndpoint(ctx: ProviderContext, given: string | undefined): string {
   const endpoint = given ?? ctx.providerConfigs.sim?.endpoint ?? ctx.config.endpoint;
   if (typeof endpoint !== 'string' || !endpoint) {
-    throw new ProviderError('drover.deployment: no endpoint (set `endpoint`, or `providers: { sim: { endpoint } }`)', undefined, 'PROVIDER_CONFIG');
+    throw new ProviderError(
+      'drover.deployment: no endpoint (set `endpoint`, or `providers: { sim: { endpoint } }`)',
+      undefined,
+      'PROVIDER_CONFIG',
+    );
   }
   return endpoint.replace(/\/+$/, '');
 }
@@ -45,15 +49,23 @@ export const droverDeployment = defineTask({
       await ctx.http.request({ method: 'POST', url, body: { version: props.artifact }, signal: ctx.signal }),
       `drover.deployment: deploy ${props.artifact} to ${props.instance}`,
     );
-    const instance = res.body !== null && typeof res.body === 'object' ? (res.body as Record<string, unknown>) : {};
-    const healthUrl = typeof instance.health_url === 'string' ? instance.health_url : `${endpoint}/health/${encodeURIComponent(props.instance)}`;
+    const instance =
+      res.body !== null && typeof res.body === 'object' ? (res.body as Record<string, unknown>) : {};
+    const healthUrl =
+      typeof instance.health_url === 'string'
+        ? instance.health_url
+        : `${endpoint}/health/${encodeURIComponent(props.instance)}`;
 
     const tries = props.health_checks ?? DEFAULT_HEALTH_CHECKS;
     const intervalMs = parseDuration(props.health_interval ?? DEFAULT_HEALTH_INTERVAL);
     let last = '';
     for (let i = 1; i <= tries; i++) {
       try {
-        const h = await ctx.http.request({ method: 'GET', url: healthUrl, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(5000)]) });
+        const h = await ctx.http.request({
+          method: 'GET',
+          url: healthUrl,
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(5000)]),
+        });
         if (h.status === 200) {
           return { deployed_version: props.artifact, health_url: healthUrl, region, health_checks_made: i };
         }

@@ -20,7 +20,12 @@ export function tryParseDuration(text: string): number | undefined {
 
 export function parseDuration(text: string): number {
   const ms = tryParseDuration(text);
-  if (ms === undefined) throw new ProviderError(`"${text}" is not a duration (examples: 500ms, 30s, 2m, 1h, 1m30s)`, undefined, 'VALIDATION');
+  if (ms === undefined)
+    throw new ProviderError(
+      `"${text}" is not a duration (examples: 500ms, 30s, 2m, 1h, 1m30s)`,
+      undefined,
+      'VALIDATION',
+    );
   return ms;
 }
 

@@ -54,7 +54,12 @@ export const droverTest = defineTask({
   run: (ctx, props) =>
     new Promise((resolvePromise, reject) => {
       const timeoutMs = parseDuration(props.timeout ?? DEFAULT_TIMEOUT);
-      const cwd = props.cwd === undefined ? ctx.flockDir : isAbsolute(props.cwd) ? props.cwd : resolve(ctx.flockDir, props.cwd);
+      const cwd =
+        props.cwd === undefined
+          ? ctx.flockDir
+          : isAbsolute(props.cwd)
+            ? props.cwd
+            : resolve(ctx.flockDir, props.cwd);
       const label = [props.command, ...(props.args ?? [])].join(' ');
       const tail = new Tail();
       const child = spawn(props.command, props.args ?? [], {
@@ -87,7 +92,9 @@ export const droverTest = defineTask({
 
       child.on('error', (e) => {
         cleanup();
-        reject(new ProviderError(`drover.test: cannot run ${label}: ${e.message}`, undefined, 'TEST_SPAWN_FAILED'));
+        reject(
+          new ProviderError(`drover.test: cannot run ${label}: ${e.message}`, undefined, 'TEST_SPAWN_FAILED'),
+        );
       });
       child.on('close', (code, signal) => {
         cleanup();
@@ -96,9 +103,16 @@ export const droverTest = defineTask({
         const out = tail.text();
         const shown = out ? `\n--- output (tail) ---\n${out}` : '';
         if (why === 'timeout') {
-          return reject(new ProviderError(`drover.test: ${label} timed out after ${props.timeout ?? DEFAULT_TIMEOUT}${shown}`, undefined, 'TEST_TIMEOUT'));
+          return reject(
+            new ProviderError(
+              `drover.test: ${label} timed out after ${props.timeout ?? DEFAULT_TIMEOUT}${shown}`,
+              undefined,
+              'TEST_TIMEOUT',
+            ),
+          );
         }
-        if (why === 'aborted') return reject(new ProviderError(`drover.test: ${label} cancelled${shown}`, undefined, 'ABORTED'));
+        if (why === 'aborted')
+          return reject(new ProviderError(`drover.test: ${label} cancelled${shown}`, undefined, 'ABORTED'));
         if (code !== 0) {
           const how = code === null ? `was killed by ${signal}` : `exited with ${code}`;
           return reject(new ProviderError(`drover.test: ${label} ${how}${shown}`, undefined, 'TEST_FAILED'));

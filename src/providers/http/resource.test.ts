@@ -20,7 +20,12 @@ beforeAll(async () => {
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const key = req.headers['idempotency-key'] as string | undefined;
-      seen.push({ method: req.method!, url: req.url!, ...(key ? { key } : {}), ...(req.headers.authorization ? { auth: req.headers.authorization } : {}) });
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        ...(key ? { key } : {}),
+        ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
+      });
       const send = (status: number, body?: unknown) => {
         res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
         res.end(body === undefined ? undefined : JSON.stringify(body));
@@ -44,7 +49,10 @@ beforeAll(async () => {
       }
       if (req.method === 'GET' && !id) {
         const k = u.searchParams.get('key');
-        return send(200, [...items.values()].filter((i) => i.key === k).map((i) => ({ data: i })));
+        return send(
+          200,
+          [...items.values()].filter((i) => i.key === k).map((i) => ({ data: i })),
+        );
       }
       const item = id ? items.get(id) : undefined;
       if (!item) return send(404, { error: { code: 'NOT_FOUND' } });
@@ -88,7 +96,9 @@ describe('http.resource', () => {
   it('validates strictly', () => {
     expect(httpResource.schema.safeParse(props()).success).toBe(true);
     expect(httpResource.schema.safeParse({ ...props(), extra: 1 }).success).toBe(false);
-    expect(httpResource.schema.safeParse({ ...props(), create: { path: '/x', verb: 'POST' } }).success).toBe(false);
+    expect(httpResource.schema.safeParse({ ...props(), create: { path: '/x', verb: 'POST' } }).success).toBe(
+      false,
+    );
   });
 
   it('creates once per idempotency key, reads, updates, deletes', async () => {
@@ -117,7 +127,9 @@ describe('http.resource', () => {
   it('finds what a crashed create made by its key', async () => {
     const ctx = testContext();
     const made = await httpResource.create(ctx, props(), { idempotencyKey: 'crash-key' });
-    expect(await httpResource.lookup(ctx, { idempotencyKey: 'crash-key', props: props() })).toMatchObject({ id: made.id });
+    expect(await httpResource.lookup(ctx, { idempotencyKey: 'crash-key', props: props() })).toMatchObject({
+      id: made.id,
+    });
     expect(await httpResource.lookup(ctx, { idempotencyKey: 'never-used', props: props() })).toBeNull();
     const { lookup: _omit, ...noLookup } = props();
     expect(await httpResource.lookup(ctx, { idempotencyKey: 'crash-key', props: noLookup })).toBeNull();
@@ -136,7 +148,9 @@ describe('http.resource', () => {
   it('maps 5xx and 429 to TransientError and 4xx to ProviderError with the service code', async () => {
     const ctx = testContext();
     failNext = 503;
-    await expect(httpResource.create(ctx, props(), { idempotencyKey: 'x' })).rejects.toBeInstanceOf(TransientError);
+    await expect(httpResource.create(ctx, props(), { idempotencyKey: 'x' })).rejects.toBeInstanceOf(
+      TransientError,
+    );
     failNext = 429;
     await expect(httpResource.read(ctx, 'item-1', props())).rejects.toBeInstanceOf(TransientError);
     failNext = 400;
@@ -150,10 +164,14 @@ describe('http.resource', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    await expect(httpResource.read(testContext(), 'a', props({ endpoint: `http://127.0.0.1:${port}` }))).rejects.toBeInstanceOf(TransientError);
+    await expect(
+      httpResource.read(testContext(), 'a', props({ endpoint: `http://127.0.0.1:${port}` })),
+    ).rejects.toBeInstanceOf(TransientError);
   });
 
   it('fails clearly when the create answer has no id', async () => {
-    await expect(httpResource.create(testContext(), props({ id_field: 'nope' }), { idempotencyKey: 'z' })).rejects.toMatchObject({ code: 'NO_ID' });
+    await expect(
+      httpResource.create(testContext(), props({ id_field: 'nope' }), { idempotencyKey: 'z' }),
+    ).rejects.toMatchObject({ code: 'NO_ID' });
   });
 });

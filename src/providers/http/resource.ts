@@ -32,7 +32,9 @@ const schema = z.strictObject({
 type Props = z.infer<typeof schema>;
 
 function url(props: Props, path: string, vars: Record<string, string>): string {
-  const filled = path.replace(/\{(id|idempotency_key)\}/g, (_m, name: string) => encodeURIComponent(vars[name] ?? ''));
+  const filled = path.replace(/\{(id|idempotency_key)\}/g, (_m, name: string) =>
+    encodeURIComponent(vars[name] ?? ''),
+  );
   if (/^https?:\/\//.test(filled)) return filled;
   return `${props.endpoint.replace(/\/+$/, '')}/${filled.replace(/^\/+/, '')}`;
 }
@@ -47,7 +49,11 @@ function field(body: unknown, path: string): unknown {
 }
 
 function send(ctx: ProviderContext, props: Props, req: Omit<HttpRequest, 'signal'>) {
-  return ctx.http.request({ ...req, headers: { ...(props.headers ?? {}), ...(req.headers ?? {}) }, signal: ctx.signal });
+  return ctx.http.request({
+    ...req,
+    headers: { ...(props.headers ?? {}), ...(req.headers ?? {}) },
+    signal: ctx.signal,
+  });
 }
 
 function attributes(props: Props, id: string, response: unknown): Attributes {
@@ -109,7 +115,11 @@ export const httpResource = defineType<Props>({
     }
     const target = url(props, props.update.path, { id });
     const res = ensureOk(
-      await send(ctx, props, { method: props.update.method ?? 'PUT', url: target, body: props.update.body ?? props.body ?? {} }),
+      await send(ctx, props, {
+        method: props.update.method ?? 'PUT',
+        url: target,
+        body: props.update.body ?? props.body ?? {},
+      }),
       `http.resource: update ${target}`,
     );
     // Some services answer 204; then read it back.

@@ -42,7 +42,12 @@ export const localDirectory = defineType<Props>({
       throw fsError(e, `local.directory: cannot create ${abs}`);
     }
     const attrs = await readAt(abs, props);
-    if (!attrs) throw new ProviderError(`local.directory: ${abs} exists and is not a directory`, undefined, 'NOT_A_DIRECTORY');
+    if (!attrs)
+      throw new ProviderError(
+        `local.directory: ${abs} exists and is not a directory`,
+        undefined,
+        'NOT_A_DIRECTORY',
+      );
     return attrs;
   },
   // force_destroy is the only property that is not the path, and it matters only at delete.
@@ -55,7 +60,11 @@ export const localDirectory = defineType<Props>({
       const code = errnoCode(e);
       if (code === 'ENOENT') return;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        throw new ProviderError(`local.directory: ${id} is not empty (set force_destroy: true to delete its contents)`, undefined, 'DIRECTORY_NOT_EMPTY');
+        throw new ProviderError(
+          `local.directory: ${id} is not empty (set force_destroy: true to delete its contents)`,
+          undefined,
+          'DIRECTORY_NOT_EMPTY',
+        );
       }
       throw fsError(e, `local.directory: cannot delete ${id}`);
     }

@@ -60,7 +60,8 @@ async function write(ctx: ProviderContext, props: Props): Promise<Attributes> {
     throw fsError(e, `local.file: cannot write ${abs}`);
   }
   const attrs = await readAt(abs, props);
-  if (!attrs) throw new ProviderError(`local.file: ${abs} vanished right after it was written`, undefined, 'FS_ERROR');
+  if (!attrs)
+    throw new ProviderError(`local.file: ${abs} vanished right after it was written`, undefined, 'FS_ERROR');
   return attrs;
 }
 

@@ -65,7 +65,9 @@ describe('local.file', () => {
 
   it('fails with a ProviderError when the parent is a file', async () => {
     await writeFile(join(dir, 'blocker'), 'x');
-    await expect(localFile.create(ctx, { path: 'blocker/f.txt', content: 'x' }, key)).rejects.toBeInstanceOf(ProviderError);
+    await expect(localFile.create(ctx, { path: 'blocker/f.txt', content: 'x' }, key)).rejects.toBeInstanceOf(
+      ProviderError,
+    );
   });
 });
 

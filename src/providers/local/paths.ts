@@ -13,14 +13,17 @@ export function resolvePath(ctx: ProviderContext, path: string): string {
 }
 
 export function errnoCode(e: unknown): string | undefined {
-  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string'
+    ? e.code
+    : undefined;
 }
 
 /** Filesystem errors: a full disk or busy file may pass; permissions and bad paths will not. */
 export function fsError(e: unknown, what: string): Error {
   const code = errnoCode(e);
   const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-  if (code === 'EBUSY' || code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE') return new TransientError(message);
+  if (code === 'EBUSY' || code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE')
+    return new TransientError(message);
   return new ProviderError(message, undefined, code ?? 'FS_ERROR');
 }
 

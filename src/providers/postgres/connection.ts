@@ -33,11 +33,21 @@ function isTransientSqlState(code: string): boolean {
   );
 }
 
-const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
+const TRANSIENT_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 
 /** The SQLSTATE or errno of a pg error. */
 export function pgCode(e: unknown): string | undefined {
-  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+  return e !== null && typeof e === 'object' && 'code' in e && typeof e.code === 'string'
+    ? e.code
+    : undefined;
 }
 
 export function pgError(e: unknown, what: string): TransientError | ProviderError {
@@ -55,7 +65,11 @@ export function pgError(e: unknown, what: string): TransientError | ProviderErro
 export function connectionUrl(ctx: ProviderContext, database?: string): string {
   const url = ctx.config.url;
   if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
-    throw new ProviderError('postgres: the provider needs `providers: { postgres: { url: "postgres://…" } }`', undefined, 'PROVIDER_CONFIG');
+    throw new ProviderError(
+      'postgres: the provider needs `providers: { postgres: { url: "postgres://…" } }`',
+      undefined,
+      'PROVIDER_CONFIG',
+    );
   }
   if (database === undefined) return url;
   const u = new URL(url);
@@ -70,8 +84,17 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * Runs `fn` on a fresh connection (to `database` when given) and always closes it. Cancellation
  * (ctx.signal) ends the connection, which aborts the statement in flight.
  */
-export async function withClient<T>(ctx: ProviderContext, database: string | undefined, what: string, fn: (c: PgClient) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: connectionUrl(ctx, database), connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'drover' });
+export async function withClient<T>(
+  ctx: ProviderContext,
+  database: string | undefined,
+  what: string,
+  fn: (c: PgClient) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({
+    connectionString: connectionUrl(ctx, database),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: 'drover',
+  });
   // An error event after connect (server gone) must not crash the process; the query in flight rejects.
   client.on('error', () => {});
   const onAbort = () => void client.end().catch(() => {});

@@ -15,14 +15,24 @@ const schema = z.strictObject({ name: pgName, owner: pgName.optional() });
 type Props = z.infer<typeof schema>;
 
 async function readDb(ctx: ProviderContext, name: string, props: Props): Promise<Attributes | null> {
-  const rows = await withClient(ctx, undefined, `postgres.database: read ${name}`, async (c) =>
-    (await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name])).rows,
+  const rows = await withClient(
+    ctx,
+    undefined,
+    `postgres.database: read ${name}`,
+    async (c) =>
+      (
+        await c.query<{ owner: string }>(
+          'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
+          [name],
+        )
+      ).rows,
   );
   const row = rows[0];
   return row ? { ...props, id: name, name, owner: row.owner } : null;
 }
 
-const ownerMatches = (found: Attributes, props: Props) => props.owner === undefined || found.owner === props.owner;
+const ownerMatches = (found: Attributes, props: Props) =>
+  props.owner === undefined || found.owner === props.owner;
 
 export const postgresDatabase = defineType<Props>({
   type: 'postgres.database',
@@ -41,16 +51,28 @@ export const postgresDatabase = defineType<Props>({
       if (!(e instanceof ProviderError && e.code === 'PG_42P04')) throw e;
       // Already there: a retry after a lost answer, or a crashed earlier create. Adopt if it fits.
       const found = await readDb(ctx, props.name, props);
-      if (!found || !ownerMatches(found, props)) throw new ProviderError(`postgres.database: "${props.name}" exists with another owner`, undefined, 'NAME_TAKEN');
+      if (!found || !ownerMatches(found, props))
+        throw new ProviderError(
+          `postgres.database: "${props.name}" exists with another owner`,
+          undefined,
+          'NAME_TAKEN',
+        );
       return found;
     }
     const made = await readDb(ctx, props.name, props);
-    if (!made) throw new ProviderError(`postgres.database: "${props.name}" vanished right after create`, undefined, 'NOT_FOUND');
+    if (!made)
+      throw new ProviderError(
+        `postgres.database: "${props.name}" vanished right after create`,
+        undefined,
+        'NOT_FOUND',
+      );
     return made;
   },
   async update(ctx, id, props) {
     if (props.owner !== undefined) {
-      await withClient(ctx, undefined, `postgres.database: update ${id}`, (c) => c.query(`ALTER DATABASE ${ident(id)} OWNER TO ${ident(props.owner!)}`));
+      await withClient(ctx, undefined, `postgres.database: update ${id}`, (c) =>
+        c.query(`ALTER DATABASE ${ident(id)} OWNER TO ${ident(props.owner!)}`),
+      );
     }
     const now = await readDb(ctx, id, props);
     if (!now) throw new ProviderError(`postgres.database: "${id}" no longer exists`, undefined, 'NOT_FOUND');
@@ -58,7 +80,9 @@ export const postgresDatabase = defineType<Props>({
   },
   async delete(ctx, id) {
     // Someone still connected → 55006 → TransientError: the engine retries while they disconnect.
-    await withClient(ctx, undefined, `postgres.database: drop ${id}`, (c) => c.query(`DROP DATABASE IF EXISTS ${ident(id)}`));
+    await withClient(ctx, undefined, `postgres.database: drop ${id}`, (c) =>
+      c.query(`DROP DATABASE IF EXISTS ${ident(id)}`),
+    );
   },
   async lookup(ctx, { props }) {
     const found = await readDb(ctx, props.name, props);

@@ -25,10 +25,15 @@ const schema = z
     privileges: z.array(z.string().min(1)).min(1),
   })
   .superRefine((p, c) => {
-    const allowed: readonly string[] = p.schema === undefined ? [...ON_DATABASE, 'TEMP', 'ALL'] : [...ON_SCHEMA, 'ALL'];
+    const allowed: readonly string[] =
+      p.schema === undefined ? [...ON_DATABASE, 'TEMP', 'ALL'] : [...ON_SCHEMA, 'ALL'];
     p.privileges.forEach((priv, i) => {
       if (!allowed.includes(priv.toUpperCase())) {
-        c.addIssue({ code: 'custom', path: ['privileges', i], message: `on a ${p.schema === undefined ? 'database' : 'schema'} one of ${allowed.join(', ')}` });
+        c.addIssue({
+          code: 'custom',
+          path: ['privileges', i],
+          message: `on a ${p.schema === undefined ? 'database' : 'schema'} one of ${allowed.join(', ')}`,
+        });
       }
     });
   });
@@ -46,11 +51,14 @@ function wanted(props: Props): string[] {
 }
 
 const idOf = (p: Props) => `${p.database}${p.schema === undefined ? '' : `/${p.schema}`}:${p.role}`;
-const onWhat = (p: Props) => (p.schema === undefined ? `DATABASE ${ident(p.database)}` : `SCHEMA ${ident(p.schema)}`);
+const onWhat = (p: Props) =>
+  p.schema === undefined ? `DATABASE ${ident(p.database)}` : `SCHEMA ${ident(p.schema)}`;
 
 /** Gone database (3D000), schema (3F000) or role (42704): nothing is granted, nothing to revoke. */
 function isGone(e: unknown): boolean {
-  return e instanceof ProviderError && (e.code === 'PG_3D000' || e.code === 'PG_3F000' || e.code === 'PG_42704');
+  return (
+    e instanceof ProviderError && (e.code === 'PG_3D000' || e.code === 'PG_3F000' || e.code === 'PG_42704')
+  );
 }
 
 async function granted(ctx: ProviderContext, props: Props): Promise<string[] | null> {
@@ -61,8 +69,11 @@ async function granted(ctx: ProviderContext, props: Props): Promise<string[] | n
       : `SELECT a.privilege_type AS p FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a
            JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname = $1 AND r.rolname = $2`;
   try {
-    const rows = await withClient(ctx, props.database, `postgres.grant: read ${idOf(props)}`, async (c) =>
-      (await c.query<{ p: string }>(sql, [props.schema ?? props.database, props.role])).rows,
+    const rows = await withClient(
+      ctx,
+      props.database,
+      `postgres.grant: read ${idOf(props)}`,
+      async (c) => (await c.query<{ p: string }>(sql, [props.schema ?? props.database, props.role])).rows,
     );
     return [...new Set(rows.map((r) => r.p))].sort();
   } catch (e) {
@@ -87,7 +98,12 @@ async function apply(ctx: ProviderContext, props: Props, revokeFirst: boolean): 
     await c.query('COMMIT');
   });
   const now = await readGrant(ctx, props);
-  if (!now) throw new ProviderError(`postgres.grant: ${idOf(props)} is not visible right after granting`, undefined, 'NOT_FOUND');
+  if (!now)
+    throw new ProviderError(
+      `postgres.grant: ${idOf(props)} is not visible right after granting`,
+      undefined,
+      'NOT_FOUND',
+    );
   return now;
 }
 
@@ -103,7 +119,9 @@ export const postgresGrant = defineType<Props>({
   async delete(ctx, _id, prior) {
     const props = prior as unknown as Props;
     try {
-      await withClient(ctx, props.database, `postgres.grant: revoke ${idOf(props)}`, (c) => c.query(`REVOKE ALL ON ${onWhat(props)} FROM ${ident(props.role)}`));
+      await withClient(ctx, props.database, `postgres.grant: revoke ${idOf(props)}`, (c) =>
+        c.query(`REVOKE ALL ON ${onWhat(props)} FROM ${ident(props.role)}`),
+      );
     } catch (e) {
       if (isGone(e)) return;
       throw e;

@@ -22,7 +22,10 @@ async function reachable(url: string): Promise<string | undefined> {
 }
 
 const unreachable = await reachable(PG_URL);
-if (unreachable) console.warn(`postgres.* provider tests SKIPPED: no PostgreSQL at ${PG_URL} (${unreachable}); set DROVER_TEST_PG_URL`);
+if (unreachable)
+  console.warn(
+    `postgres.* provider tests SKIPPED: no PostgreSQL at ${PG_URL} (${unreachable}); set DROVER_TEST_PG_URL`,
+  );
 
 const suffix = randomBytes(4).toString('hex');
 const name = (what: string) => `drover_t_${what}_${suffix}`;
@@ -59,7 +62,8 @@ describe.skipIf(unreachable !== undefined)('postgres.* on a real server', () => 
     const a = await postgresRole.create(ctx, { name: n, login: true, password: 's3cr3t' }, key);
     expect(a).toMatchObject({ id: n, name: n, login: true });
     // the password is set (the test server may trust 127.0.0.1, so check the catalog, not a login)
-    const hasPassword = async () => (await query('SELECT rolpassword IS NOT NULL AS has FROM pg_authid WHERE rolname = $1', [n]))[0]?.has;
+    const hasPassword = async () =>
+      (await query('SELECT rolpassword IS NOT NULL AS has FROM pg_authid WHERE rolname = $1', [n]))[0]?.has;
     expect(await hasPassword()).toBe(true);
 
     const b = await postgresRole.update!(ctx, n, { name: n, login: false }, a);
@@ -69,8 +73,12 @@ describe.skipIf(unreachable !== undefined)('postgres.* on a real server', () => 
 
     // A second create of the same name adopts it when the settings match, refuses otherwise.
     await expect(postgresRole.create(ctx, { name: n }, key)).resolves.toMatchObject({ id: n });
-    await expect(postgresRole.create(ctx, { name: n, login: true }, key)).rejects.toMatchObject({ code: 'NAME_TAKEN' });
-    expect(await postgresRole.lookup(ctx, { idempotencyKey: 'x', props: { name: n } })).toMatchObject({ id: n });
+    await expect(postgresRole.create(ctx, { name: n, login: true }, key)).rejects.toMatchObject({
+      code: 'NAME_TAKEN',
+    });
+    expect(await postgresRole.lookup(ctx, { idempotencyKey: 'x', props: { name: n } })).toMatchObject({
+      id: n,
+    });
 
     await postgresRole.delete(ctx, n, b);
     expect(await postgresRole.read(ctx, n, { name: n })).toBeNull();
@@ -91,15 +99,21 @@ describe.skipIf(unreachable !== undefined)('postgres.* on a real server', () => 
     expect(d).toMatchObject({ id: db, name: db });
     const d2 = await postgresDatabase.update!(ctx, db, { name: db, owner }, d);
     expect(d2.owner).toBe(owner);
-    expect(await postgresDatabase.lookup(ctx, { idempotencyKey: 'x', props: { name: db, owner } })).toMatchObject({ id: db });
-    expect(await postgresDatabase.lookup(ctx, { idempotencyKey: 'x', props: { name: db, owner: app } })).toBeNull();
+    expect(
+      await postgresDatabase.lookup(ctx, { idempotencyKey: 'x', props: { name: db, owner } }),
+    ).toMatchObject({ id: db });
+    expect(
+      await postgresDatabase.lookup(ctx, { idempotencyKey: 'x', props: { name: db, owner: app } }),
+    ).toBeNull();
     // create again: adopted (same owner)
     await expect(postgresDatabase.create(ctx, { name: db, owner }, key)).resolves.toMatchObject({ id: db });
 
     const sProps = { name: 'billing', database: db, owner };
     const s = await postgresSchema.create(ctx, sProps, key);
     expect(s).toMatchObject({ id: `${db}/billing`, owner });
-    expect(await query('SELECT nspname FROM pg_namespace WHERE nspname = $1', ['billing'], db)).toHaveLength(1);
+    expect(await query('SELECT nspname FROM pg_namespace WHERE nspname = $1', ['billing'], db)).toHaveLength(
+      1,
+    );
 
     const gDb = { role: app, database: db, privileges: ['CONNECT', 'temp'] };
     expect(postgresGrant.schema.safeParse(gDb).success).toBe(true);
@@ -110,7 +124,9 @@ describe.skipIf(unreachable !== undefined)('postgres.* on a real server', () => 
     const gS = { role: app, database: db, schema: 'billing', privileges: ['ALL'] };
     const g2 = await postgresGrant.create(ctx, gS, key);
     expect(g2.privileges).toEqual(['ALL']);
-    expect(await query(`SELECT has_schema_privilege($1, 'billing', 'USAGE') AS ok`, [app], db)).toEqual([{ ok: true }]);
+    expect(await query(`SELECT has_schema_privilege($1, 'billing', 'USAGE') AS ok`, [app], db)).toEqual([
+      { ok: true },
+    ]);
 
     // drift: revoke CREATE by hand → read reports the real set
     await query(`REVOKE CREATE ON SCHEMA billing FROM ${pg.escapeIdentifier(app)}`, [], db);
@@ -145,9 +161,13 @@ describe.skipIf(unreachable !== undefined)('postgres.* on a real server', () => 
   });
 
   it('maps errors: missing url → PROVIDER_CONFIG, refused connection → TransientError, bad name → ProviderError', async () => {
-    await expect(postgresRole.read(testContext(), 'x', { name: 'x' })).rejects.toMatchObject({ code: 'PROVIDER_CONFIG' });
+    await expect(postgresRole.read(testContext(), 'x', { name: 'x' })).rejects.toMatchObject({
+      code: 'PROVIDER_CONFIG',
+    });
     const refused = testContext({ config: { url: 'postgres://postgres@127.0.0.1:1/postgres' } });
     await expect(postgresRole.read(refused, 'x', { name: 'x' })).rejects.toBeInstanceOf(TransientError);
-    await expect(postgresDatabase.create(ctx, { name: 'x', owner: name('nobody') }, key)).rejects.toBeInstanceOf(ProviderError);
+    await expect(
+      postgresDatabase.create(ctx, { name: 'x', owner: name('nobody') }, key),
+    ).rejects.toBeInstanceOf(ProviderError);
   });
 });

@@ -19,8 +19,16 @@ const schema = z.strictObject({
 type Props = z.infer<typeof schema>;
 
 async function readRole(ctx: ProviderContext, name: string, props: Props): Promise<Attributes | null> {
-  const rows = await withClient(ctx, undefined, `postgres.role: read ${name}`, async (c) =>
-    (await c.query<{ login: boolean }>('SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = $1', [name])).rows,
+  const rows = await withClient(
+    ctx,
+    undefined,
+    `postgres.role: read ${name}`,
+    async (c) =>
+      (
+        await c.query<{ login: boolean }>('SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = $1', [
+          name,
+        ])
+      ).rows,
   );
   const row = rows[0];
   return row ? { ...props, id: name, name, login: row.login } : null;
@@ -33,7 +41,8 @@ function options(props: Props): string {
   return `${login} ${password}`;
 }
 
-const alter = (c: PgClient, name: string, props: Props) => c.query(`ALTER ROLE ${ident(name)} WITH ${options(props)}`);
+const alter = (c: PgClient, name: string, props: Props) =>
+  c.query(`ALTER ROLE ${ident(name)} WITH ${options(props)}`);
 
 export const postgresRole = defineType<Props>({
   type: 'postgres.role',
@@ -44,17 +53,31 @@ export const postgresRole = defineType<Props>({
   read: (ctx, id, props) => readRole(ctx, id, props),
   async create(ctx, props) {
     try {
-      await withClient(ctx, undefined, `postgres.role: create ${props.name}`, (c) => c.query(`CREATE ROLE ${ident(props.name)} WITH ${options(props)}`));
+      await withClient(ctx, undefined, `postgres.role: create ${props.name}`, (c) =>
+        c.query(`CREATE ROLE ${ident(props.name)} WITH ${options(props)}`),
+      );
     } catch (e) {
       if (!(e instanceof ProviderError && e.code === 'PG_42710')) throw e;
       // The name is taken: a retry after a lost answer or a crashed earlier create. Adopt it when its
       // login matches, and set the password we were asked for.
       const found = await readRole(ctx, props.name, props);
-      if (!found || found.login !== (props.login === true)) throw new ProviderError(`postgres.role: "${props.name}" exists with other settings`, undefined, 'NAME_TAKEN');
-      await withClient(ctx, undefined, `postgres.role: adopt ${props.name}`, (c) => alter(c, props.name, props));
+      if (!found || found.login !== (props.login === true))
+        throw new ProviderError(
+          `postgres.role: "${props.name}" exists with other settings`,
+          undefined,
+          'NAME_TAKEN',
+        );
+      await withClient(ctx, undefined, `postgres.role: adopt ${props.name}`, (c) =>
+        alter(c, props.name, props),
+      );
     }
     const made = await readRole(ctx, props.name, props);
-    if (!made) throw new ProviderError(`postgres.role: "${props.name}" vanished right after create`, undefined, 'NOT_FOUND');
+    if (!made)
+      throw new ProviderError(
+        `postgres.role: "${props.name}" vanished right after create`,
+        undefined,
+        'NOT_FOUND',
+      );
     return made;
   },
   async update(ctx, id, props) {
@@ -65,7 +88,9 @@ export const postgresRole = defineType<Props>({
   },
   async delete(ctx, id) {
     // A role that still owns objects or holds privileges fails with PG_2BP01: those are not ours to drop.
-    await withClient(ctx, undefined, `postgres.role: drop ${id}`, (c) => c.query(`DROP ROLE IF EXISTS ${ident(id)}`));
+    await withClient(ctx, undefined, `postgres.role: drop ${id}`, (c) =>
+      c.query(`DROP ROLE IF EXISTS ${ident(id)}`),
+    );
   },
   async lookup(ctx, { props }) {
     const found = await readRole(ctx, props.name, props);

@@ -22,8 +22,17 @@ function isGone(e: unknown): boolean {
 
 async function readSchema(ctx: ProviderContext, props: Props): Promise<Attributes | null> {
   try {
-    const rows = await withClient(ctx, props.database, `postgres.schema: read ${idOf(props)}`, async (c) =>
-      (await c.query<{ owner: string }>('SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1', [props.name])).rows,
+    const rows = await withClient(
+      ctx,
+      props.database,
+      `postgres.schema: read ${idOf(props)}`,
+      async (c) =>
+        (
+          await c.query<{ owner: string }>(
+            'SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1',
+            [props.name],
+          )
+        ).rows,
     );
     const row = rows[0];
     return row ? { ...props, id: idOf(props), owner: row.owner } : null;
@@ -33,7 +42,8 @@ async function readSchema(ctx: ProviderContext, props: Props): Promise<Attribute
   }
 }
 
-const ownerMatches = (found: Attributes, props: Props) => props.owner === undefined || found.owner === props.owner;
+const ownerMatches = (found: Attributes, props: Props) =>
+  props.owner === undefined || found.owner === props.owner;
 
 export const postgresSchema = defineType<Props>({
   type: 'postgres.schema',
@@ -45,24 +55,39 @@ export const postgresSchema = defineType<Props>({
   async create(ctx, props) {
     try {
       await withClient(ctx, props.database, `postgres.schema: create ${idOf(props)}`, (c) =>
-        c.query(`CREATE SCHEMA ${ident(props.name)}${props.owner ? ` AUTHORIZATION ${ident(props.owner)}` : ''}`),
+        c.query(
+          `CREATE SCHEMA ${ident(props.name)}${props.owner ? ` AUTHORIZATION ${ident(props.owner)}` : ''}`,
+        ),
       );
     } catch (e) {
       if (!(e instanceof ProviderError && e.code === 'PG_42P06')) throw e;
       const found = await readSchema(ctx, props);
-      if (!found || !ownerMatches(found, props)) throw new ProviderError(`postgres.schema: "${idOf(props)}" exists with another owner`, undefined, 'NAME_TAKEN');
+      if (!found || !ownerMatches(found, props))
+        throw new ProviderError(
+          `postgres.schema: "${idOf(props)}" exists with another owner`,
+          undefined,
+          'NAME_TAKEN',
+        );
       return found;
     }
     const made = await readSchema(ctx, props);
-    if (!made) throw new ProviderError(`postgres.schema: "${idOf(props)}" vanished right after create`, undefined, 'NOT_FOUND');
+    if (!made)
+      throw new ProviderError(
+        `postgres.schema: "${idOf(props)}" vanished right after create`,
+        undefined,
+        'NOT_FOUND',
+      );
     return made;
   },
   async update(ctx, _id, props) {
     if (props.owner !== undefined) {
-      await withClient(ctx, props.database, `postgres.schema: update ${idOf(props)}`, (c) => c.query(`ALTER SCHEMA ${ident(props.name)} OWNER TO ${ident(props.owner!)}`));
+      await withClient(ctx, props.database, `postgres.schema: update ${idOf(props)}`, (c) =>
+        c.query(`ALTER SCHEMA ${ident(props.name)} OWNER TO ${ident(props.owner!)}`),
+      );
     }
     const now = await readSchema(ctx, props);
-    if (!now) throw new ProviderError(`postgres.schema: "${idOf(props)}" no longer exists`, undefined, 'NOT_FOUND');
+    if (!now)
+      throw new ProviderError(`postgres.schema: "${idOf(props)}" no longer exists`, undefined, 'NOT_FOUND');
     return now;
   },
   async delete(ctx, _id, prior) {
@@ -70,7 +95,9 @@ export const postgresSchema = defineType<Props>({
     const name = String(prior.name);
     try {
       // RESTRICT (the default): a schema that still holds tables fails with PG_2BP01 rather than losing data.
-      await withClient(ctx, database, `postgres.schema: drop ${database}/${name}`, (c) => c.query(`DROP SCHEMA IF EXISTS ${ident(name)}`));
+      await withClient(ctx, database, `postgres.schema: drop ${database}/${name}`, (c) =>
+        c.query(`DROP SCHEMA IF EXISTS ${ident(name)}`),
+      );
     } catch (e) {
       if (isGone(e)) return;
       throw e;

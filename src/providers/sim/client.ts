@@ -22,7 +22,11 @@ const POLL_MAX_MS = 1000;
 export function simEndpoint(ctx: ProviderContext): string {
   const endpoint = ctx.config.endpoint;
   if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {
-    throw new ProviderError('sim: the provider needs `providers: { sim: { endpoint: "http://…" } }`', undefined, 'PROVIDER_CONFIG');
+    throw new ProviderError(
+      'sim: the provider needs `providers: { sim: { endpoint: "http://…" } }`',
+      undefined,
+      'PROVIDER_CONFIG',
+    );
   }
   return endpoint.replace(/\/+$/, '');
 }
@@ -31,7 +35,10 @@ export function kindUrl(ctx: ProviderContext, segment: string, rest = ''): strin
   return `${simEndpoint(ctx)}/regions/${encodeURIComponent(ctx.target.region)}/${segment}${rest}`;
 }
 
-export async function simRequest(ctx: ProviderContext, req: Omit<HttpRequest, 'signal'>): Promise<HttpResponse> {
+export async function simRequest(
+  ctx: ProviderContext,
+  req: Omit<HttpRequest, 'signal'>,
+): Promise<HttpResponse> {
   return ctx.http.request({ ...req, signal: ctx.signal });
 }
 
@@ -44,9 +51,16 @@ function asResource(body: unknown, what: string): SimResource {
 }
 
 /** One resource, or null when it is gone. */
-export async function getResource(ctx: ProviderContext, segment: string, id: string): Promise<SimResource | null> {
+export async function getResource(
+  ctx: ProviderContext,
+  segment: string,
+  id: string,
+): Promise<SimResource | null> {
   const what = `sim: GET ${segment}/${id}`;
-  const res = await simRequest(ctx, { method: 'GET', url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`) });
+  const res = await simRequest(ctx, {
+    method: 'GET',
+    url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`),
+  });
   if (res.status === 404) return null;
   if (!isOk(res)) throw errorFromResponse(res, what);
   const r = asResource(res.body, what);
@@ -54,17 +68,26 @@ export async function getResource(ctx: ProviderContext, segment: string, id: str
 }
 
 /** Resources matching `?name=` or `?idempotency_key=`. */
-export async function findResources(ctx: ProviderContext, segment: string, query: { name: string } | { idempotency_key: string }): Promise<SimResource[]> {
+export async function findResources(
+  ctx: ProviderContext,
+  segment: string,
+  query: { name: string } | { idempotency_key: string },
+): Promise<SimResource[]> {
   const qs = new URLSearchParams(query as Record<string, string>).toString();
   const what = `sim: GET ${segment}?${qs}`;
   const res = await simRequest(ctx, { method: 'GET', url: kindUrl(ctx, segment, `?${qs}`) });
   if (!isOk(res)) throw errorFromResponse(res, what);
-  if (!Array.isArray(res.body)) throw new ProviderError(`${what}: expected an array`, undefined, 'BAD_RESPONSE');
+  if (!Array.isArray(res.body))
+    throw new ProviderError(`${what}: expected an array`, undefined, 'BAD_RESPONSE');
   return res.body.map((b) => asResource(b, what)).filter((r) => r.state !== 'DELETED');
 }
 
 /** A mutating call whose answer is one resource. */
-export async function mutate(ctx: ProviderContext, req: Omit<HttpRequest, 'signal'>, what: string): Promise<SimResource> {
+export async function mutate(
+  ctx: ProviderContext,
+  req: Omit<HttpRequest, 'signal'>,
+  what: string,
+): Promise<SimResource> {
   const res = await simRequest(ctx, req);
   if (!isOk(res)) throw errorFromResponse(res, what);
   return asResource(res.body, what);
@@ -75,7 +98,11 @@ export async function mutate(ctx: ProviderContext, req: Omit<HttpRequest, 'signa
  * engine retries (a retried create with the same idempotency key answers the same resource and waits
  * again). A resource that vanishes or reports FAILED is a ProviderError.
  */
-export async function waitAvailable(ctx: ProviderContext, segment: string, resource: SimResource): Promise<SimResource> {
+export async function waitAvailable(
+  ctx: ProviderContext,
+  segment: string,
+  resource: SimResource,
+): Promise<SimResource> {
   const configured = ctx.config.wait_timeout;
   const timeoutMs = parseDuration(typeof configured === 'string' ? configured : DEFAULT_WAIT_TIMEOUT);
   const deadline = Date.now() + timeoutMs;
@@ -83,7 +110,11 @@ export async function waitAvailable(ctx: ProviderContext, segment: string, resou
   let delay = POLL_FIRST_MS;
   while (current.state !== undefined && current.state !== 'AVAILABLE') {
     if (current.state === 'FAILED' || current.state === 'ERROR') {
-      throw new ProviderError(`sim: ${segment}/${current.id} is ${current.state}`, undefined, 'RESOURCE_FAILED');
+      throw new ProviderError(
+        `sim: ${segment}/${current.id} is ${current.state}`,
+        undefined,
+        'RESOURCE_FAILED',
+      );
     }
     if (Date.now() >= deadline) {
       throw new TransientError(`sim: ${segment}/${current.id} still ${current.state} after ${timeoutMs} ms`);
@@ -91,7 +122,12 @@ export async function waitAvailable(ctx: ProviderContext, segment: string, resou
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())), ctx.signal);
     delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.6));
     const next = await getResource(ctx, segment, current.id);
-    if (!next) throw new ProviderError(`sim: ${segment}/${current.id} vanished while ${current.state}`, 404, 'NOT_FOUND');
+    if (!next)
+      throw new ProviderError(
+        `sim: ${segment}/${current.id} vanished while ${current.state}`,
+        404,
+        'NOT_FOUND',
+      );
     current = next;
   }
   return current;

@@ -9,7 +9,8 @@ import { defineSimType } from './resource.ts';
 export const simInstance = defineSimType({
   type: 'sim.instance',
   segment: 'instances',
-  description: 'A compute instance in a network (shape small, medium or large); attributes include health_url.',
+  description:
+    'A compute instance in a network (shape small, medium or large); attributes include health_url.',
   schema: z.strictObject({
     name: simName.optional(),
     network: z.string().min(1),

@@ -4,8 +4,12 @@
  */
 import { z } from 'zod';
 
-// eslint-disable-next-line no-control-regex
-export const simName = z.string().min(1).max(255).regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters');
+export const simName = z
+  .string()
+  .min(1)
+  .max(255)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters');
 
 function isCidr(s: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);

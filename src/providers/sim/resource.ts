@@ -33,7 +33,10 @@ function toAttributes(r: SimResource): Attributes {
 export function defineSimType<P extends Record<string, unknown>>(spec: SimTypeSpec<P>): ResourceType {
   const { segment, type } = spec;
 
-  async function adoptByName(ctx: ProviderContext, body: Record<string, unknown>): Promise<SimResource | undefined> {
+  async function adoptByName(
+    ctx: ProviderContext,
+    body: Record<string, unknown>,
+  ): Promise<SimResource | undefined> {
     if (typeof body.name !== 'string') return undefined;
     const found = await findResources(ctx, segment, { name: body.name });
     return found.find((r) => propertiesMatch(r, body));
@@ -54,11 +57,17 @@ export function defineSimType<P extends Record<string, unknown>>(spec: SimTypeSp
     async create(ctx, props, { idempotencyKey }) {
       const body: Record<string, unknown> = { ...props };
       if (body.name === undefined && spec.defaultName) body.name = spec.defaultName(ctx, idempotencyKey);
-      const res = await simRequest(ctx, { method: 'POST', url: kindUrl(ctx, segment), headers: { 'Idempotency-Key': idempotencyKey }, body });
+      const res = await simRequest(ctx, {
+        method: 'POST',
+        url: kindUrl(ctx, segment),
+        headers: { 'Idempotency-Key': idempotencyKey },
+        body,
+      });
       let made: SimResource;
       if (isOk(res)) {
         made = res.body as SimResource;
-        if (typeof made?.id !== 'string') throw new ProviderError(`${type}: the simulator answered no resource`, undefined, 'BAD_RESPONSE');
+        if (typeof made?.id !== 'string')
+          throw new ProviderError(`${type}: the simulator answered no resource`, undefined, 'BAD_RESPONSE');
       } else if (res.status === 409 && errorBody(res.body).code === 'NAME_TAKEN') {
         const adopted = await adoptByName(ctx, body);
         if (!adopted) {
@@ -83,14 +92,21 @@ export function defineSimType<P extends Record<string, unknown>>(spec: SimTypeSp
       }
       const what = `${type}: update ${id}`;
       const r = Object.keys(change).length
-        ? await mutate(ctx, { method: 'PATCH', url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`), body: change }, what)
+        ? await mutate(
+            ctx,
+            { method: 'PATCH', url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`), body: change },
+            what,
+          )
         : await getResource(ctx, segment, id);
       if (!r) throw new ProviderError(`${what}: it no longer exists`, 404, 'NOT_FOUND');
       return toAttributes(await waitAvailable(ctx, segment, r));
     },
 
     async delete(ctx, id) {
-      const res = await simRequest(ctx, { method: 'DELETE', url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`) });
+      const res = await simRequest(ctx, {
+        method: 'DELETE',
+        url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`),
+      });
       if (res.status === 404 || isOk(res)) return;
       throw errorFromResponse(res, `${type}: delete ${id}`);
     },
