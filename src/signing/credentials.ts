@@ -11,11 +11,16 @@ export interface Credentials {
 }
 
 /** Reads DROVER_SIM_ACCESS_KEY / DROVER_SIM_SECRET_KEY; throws CREDENTIALS_MISSING if either is absent. */
-export function credentialsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Credentials {
+export function credentialsFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Credentials {
   const accessKeyId = env['DROVER_SIM_ACCESS_KEY']?.trim();
   const secretAccessKey = env['DROVER_SIM_SECRET_KEY']?.trim();
   if (!accessKeyId || !secretAccessKey) {
-    const missing = [!accessKeyId && 'DROVER_SIM_ACCESS_KEY', !secretAccessKey && 'DROVER_SIM_SECRET_KEY'].filter(Boolean);
+    const missing = [
+      !accessKeyId && 'DROVER_SIM_ACCESS_KEY',
+      !secretAccessKey && 'DROVER_SIM_SECRET_KEY',
+    ].filter(Boolean);
     throw new DroverError(
       'CREDENTIALS_MISSING',
       `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set (run \`drover sim\`: it prints a key pair to export)`,
@@ -35,7 +40,10 @@ export function parseKeyList(list: string): Record<string, string> {
     if (pair === '') continue;
     const at = pair.indexOf(':');
     if (at <= 0 || at === pair.length - 1) {
-      throw new DroverError('USAGE', `DROVER_SIM_KEYS: expected KEY:SECRET pairs separated by commas, got "${pair.slice(0, 40)}"`);
+      throw new DroverError(
+        'USAGE',
+        `DROVER_SIM_KEYS: expected KEY:SECRET pairs separated by commas, got "${pair.slice(0, 40)}"`,
+      );
     }
     keys[pair.slice(0, at)] = pair.slice(at + 1);
   }

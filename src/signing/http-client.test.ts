@@ -10,13 +10,25 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-async function server(handler: http.RequestListener): Promise<{ url: string; server: http.Server; connections: () => number }> {
+async function server(
+  handler: http.RequestListener,
+): Promise<{ url: string; server: http.Server; connections: () => number }> {
   let connections = 0;
   const s = http.createServer(handler);
   s.on('connection', () => (connections += 1));
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); }));
-  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, server: s, connections: () => connections };
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        s.close(() => r());
+        s.closeAllConnections();
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    server: s,
+    connections: () => connections,
+  };
 }
 
 function client(c: ClosableHttpClient): ClosableHttpClient {
@@ -36,15 +48,30 @@ describe('HttpClient', () => {
           return;
         }
         res.writeHead(418, { 'content-type': 'application/json', 'x-multi': ['a', 'b'] });
-        res.end(JSON.stringify({ method: req.method, ct: req.headers['content-type'], got: JSON.parse(body) as unknown, custom: req.headers['x-custom'] }));
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            ct: req.headers['content-type'],
+            got: JSON.parse(body) as unknown,
+            custom: req.headers['x-custom'],
+          }),
+        );
       });
     });
     const c = client(createPlainHttpClient());
-    const r = await c.request({ method: 'PUT', url: `${url}/x`, headers: { 'X-Custom': 'yes' }, body: { a: [1, 2] } });
+    const r = await c.request({
+      method: 'PUT',
+      url: `${url}/x`,
+      headers: { 'X-Custom': 'yes' },
+      body: { a: [1, 2] },
+    });
     expect(r.status).toBe(418);
     expect(r.body).toEqual({ method: 'PUT', ct: 'application/json', got: { a: [1, 2] }, custom: 'yes' });
     expect(r.headers['x-multi']).toBe('a, b');
-    expect(await c.request({ method: 'GET', url: `${url}/text` })).toMatchObject({ status: 404, body: 'nope' });
+    expect(await c.request({ method: 'GET', url: `${url}/text` })).toMatchObject({
+      status: 404,
+      body: 'nope',
+    });
   });
 
   it('throws TransientError when the connection is refused or no answer comes in time', async () => {
@@ -57,8 +84,13 @@ describe('HttpClient', () => {
     expect(String((slow as Error).message)).toMatch(/no response within 200 ms/);
 
     const port = (s.address() as AddressInfo).port;
-    await new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); });
-    const refused = await c.request({ method: 'GET', url: `http://127.0.0.1:${port}/` }).catch((e: unknown) => e);
+    await new Promise<void>((r) => {
+      s.close(() => r());
+      s.closeAllConnections();
+    });
+    const refused = await c
+      .request({ method: 'GET', url: `http://127.0.0.1:${port}/` })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(TransientError);
     expect(String((refused as Error).message)).toMatch(/ECONNREFUSED/);
   });
@@ -103,7 +135,15 @@ describe('HttpClient', () => {
     const sim = await startSim({ keys: { AKC: 'sc' } });
     cleanups.push(() => sim.close());
     const c = client(createSignedHttpClient(creds, { maxSockets: 16 }));
-    const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => c.request({ method: i % 10 === 0 ? 'POST' : 'GET', url: `${sim.url}/regions/r1/users`, body: i % 10 === 0 ? { name: `u${i}` } : undefined })));
+    const rs = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        c.request({
+          method: i % 10 === 0 ? 'POST' : 'GET',
+          url: `${sim.url}/regions/r1/users`,
+          body: i % 10 === 0 ? { name: `u${i}` } : undefined,
+        }),
+      ),
+    );
     expect(rs.filter((r) => r.status >= 300)).toEqual([]);
   });
 });

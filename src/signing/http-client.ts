@@ -25,7 +25,12 @@ export interface ClosableHttpClient extends HttpClient {
   close(): void;
 }
 
-type HeaderSigner = (method: string, url: URL, headers: Record<string, string>, body: string) => Record<string, string>;
+type HeaderSigner = (
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+) => Record<string, string>;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_SOCKETS = 64;
@@ -86,7 +91,8 @@ class NodeHttpClient implements ClosableHttpClient {
     } catch {
       throw new TypeError(`not an absolute URL: ${req.url}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported URL scheme: ${url.protocol}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError(`unsupported URL scheme: ${url.protocol}`);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (req.headers) for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k] as string;
     let body = '';
@@ -110,7 +116,13 @@ class NodeHttpClient implements ClosableHttpClient {
     }
   }
 
-  private send(method: string, url: URL, baseHeaders: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<HttpResponse> {
+  private send(
+    method: string,
+    url: URL,
+    baseHeaders: Record<string, string>,
+    body: string,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> {
     const headers = this.signer ? this.signer(method, url, baseHeaders, body) : { ...baseHeaders };
     if (body !== '') headers['content-length'] = String(Buffer.byteLength(body));
     const isHttps = url.protocol === 'https:';
@@ -127,7 +139,11 @@ class NodeHttpClient implements ClosableHttpClient {
         agent: isHttps ? this.httpsAgent : this.httpAgent,
       });
       const timer = setTimeout(() => {
-        cr.destroy(new TransientError(`${method} ${url.origin}${url.pathname}: no response within ${this.timeoutMs} ms`));
+        cr.destroy(
+          new TransientError(
+            `${method} ${url.origin}${url.pathname}: no response within ${this.timeoutMs} ms`,
+          ),
+        );
       }, this.timeoutMs);
       const onAbort = (): void => {
         cr.destroy(signal ? abortError(signal) : new Error('aborted'));
@@ -142,17 +158,36 @@ class NodeHttpClient implements ClosableHttpClient {
         else resolve(res as HttpResponse);
       };
       cr.on('error', (err: NodeJS.ErrnoException) => {
-        if (err instanceof TransientError || err.name === 'AbortError' || (signal?.aborted && err === signal.reason)) return finish(err);
-        if (cr.reusedSocket && err.code === 'ECONNRESET' && Date.now() - started < 1000) return finish(new StaleSocketError());
+        if (
+          err instanceof TransientError ||
+          err.name === 'AbortError' ||
+          (signal?.aborted && err === signal.reason)
+        )
+          return finish(err);
+        if (cr.reusedSocket && err.code === 'ECONNRESET' && Date.now() - started < 1000)
+          return finish(new StaleSocketError());
         finish(new TransientError(`${method} ${url.origin}${url.pathname}: ${err.code ?? err.message}`));
       });
       cr.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err: Error) => finish(err instanceof TransientError || err.name === 'AbortError' ? err : new TransientError(`${method} ${url.origin}${url.pathname}: response cut: ${err.message}`)));
+        res.on('error', (err: Error) =>
+          finish(
+            err instanceof TransientError || err.name === 'AbortError'
+              ? err
+              : new TransientError(`${method} ${url.origin}${url.pathname}: response cut: ${err.message}`),
+          ),
+        );
         res.on('end', () => {
-          const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-          finish(undefined, { status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: parseBody(text, res.headers['content-type']) });
+          const text =
+            chunks.length === 1
+              ? (chunks[0] as Buffer).toString('utf8')
+              : Buffer.concat(chunks).toString('utf8');
+          finish(undefined, {
+            status: res.statusCode ?? 0,
+            headers: flattenHeaders(res.headers),
+            body: parseBody(text, res.headers['content-type']),
+          });
         });
       });
       if (body !== '') cr.end(body);
@@ -165,7 +200,8 @@ class StaleSocketError extends Error {}
 
 /** A SigV4-signing client for the simulator (local mode; the proxy signs on the worker's behalf). */
 export function createSignedHttpClient(creds: Credentials, opts: HttpClientOptions = {}): ClosableHttpClient {
-  const signer: HeaderSigner = (method, url, headers, body) => signRequestSync({ method, url, headers, body }, creds);
+  const signer: HeaderSigner = (method, url, headers, body) =>
+    signRequestSync({ method, url, headers, body }, creds);
   return new NodeHttpClient(signer, opts);
 }
 

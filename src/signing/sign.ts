@@ -20,18 +20,32 @@ export interface SignableRequest {
 }
 
 /** Headers the caller must not set: the signer computes them. */
-const COMPUTED: ReadonlySet<string> = new Set([HEADER.authorization, HEADER.date, HEADER.contentSha256, HEADER.nonce, 'date']);
+const COMPUTED: ReadonlySet<string> = new Set([
+  HEADER.authorization,
+  HEADER.date,
+  HEADER.contentSha256,
+  HEADER.nonce,
+  'date',
+]);
 
 /**
  * Returns the full header set to send: the caller's headers (names lower-cased) plus `host`,
  * `x-amz-date`, `x-amz-content-sha256`, `x-drover-nonce` and `authorization`.
  */
-export function signRequest(req: SignableRequest, creds: Credentials, opts: { readonly now?: Date } = {}): Promise<Record<string, string>> {
+export function signRequest(
+  req: SignableRequest,
+  creds: Credentials,
+  opts: { readonly now?: Date } = {},
+): Promise<Record<string, string>> {
   return Promise.resolve(signRequestSync(req, creds, opts));
 }
 
 /** The same, synchronously (the computation never waits on anything). */
-export function signRequestSync(req: SignableRequest, creds: Credentials, opts: { readonly now?: Date } = {}): Record<string, string> {
+export function signRequestSync(
+  req: SignableRequest,
+  creds: Credentials,
+  opts: { readonly now?: Date } = {},
+): Record<string, string> {
   const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
   const toSign: Record<string, string> = {};
   const out: Record<string, string> = {};
@@ -59,6 +73,7 @@ export function signRequestSync(req: SignableRequest, creds: Credentials, opts: 
     secret: creds.secretAccessKey,
   });
   Object.assign(out, toSign);
-  out[HEADER.authorization] = `${ALGORITHM} Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+  out[HEADER.authorization] =
+    `${ALGORITHM} Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return out;
 }

@@ -1,14 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { DroverError } from '../errors.ts';
-import { credentialsFromEnv, parseKeyList, ReplayCache, signRequest, verifyRequest, type Credentials } from './index.ts';
+import {
+  credentialsFromEnv,
+  parseKeyList,
+  ReplayCache,
+  signRequest,
+  verifyRequest,
+  type Credentials,
+} from './index.ts';
 
 const creds: Credentials = { accessKeyId: 'AKTEST', secretAccessKey: 'secret-test' };
-const lookup = (k: string): string | undefined => (k === creds.accessKeyId ? creds.secretAccessKey : undefined);
+const lookup = (k: string): string | undefined =>
+  k === creds.accessKeyId ? creds.secretAccessKey : undefined;
 const URL_ = 'http://127.0.0.1:7900/regions/sim-1/networks?name=a%20b&x=1&x=2';
 
 async function signed(extra: Record<string, string> = {}, body = '{"name":"n"}', now?: Date) {
   const headers = await signRequest(
-    { method: 'POST', url: URL_, headers: { 'Content-Type': 'application/json', 'User-Agent': 'ua', ...extra }, body },
+    {
+      method: 'POST',
+      url: URL_,
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'ua', ...extra },
+      body,
+    },
     creds,
     now ? { now } : {},
   );
@@ -24,9 +37,22 @@ describe('signRequest', () => {
     expect(r.headers['x-drover-nonce']).toBeTruthy();
     expect(r.headers['user-agent']).toBe('ua');
     const auth = r.headers['authorization'] ?? '';
-    expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKTEST\/\d{8}\/global\/drover-sim\/aws4_request, SignedHeaders=/);
+    expect(auth).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKTEST\/\d{8}\/global\/drover-sim\/aws4_request, SignedHeaders=/,
+    );
     const signedList = /SignedHeaders=([^,]+)/.exec(auth)?.[1]?.split(';');
-    expect(signedList).toEqual(expect.arrayContaining(['drover-fence', 'drover-worker', 'idempotency-key', 'host', 'x-amz-date', 'x-drover-nonce', 'content-type', 'x-amz-content-sha256']));
+    expect(signedList).toEqual(
+      expect.arrayContaining([
+        'drover-fence',
+        'drover-worker',
+        'idempotency-key',
+        'host',
+        'x-amz-date',
+        'x-drover-nonce',
+        'content-type',
+        'x-amz-content-sha256',
+      ]),
+    );
     expect(signedList).not.toContain('user-agent');
   });
 
@@ -36,7 +62,6 @@ describe('signRequest', () => {
     expect(a.headers['x-drover-nonce']).not.toBe(b.headers['x-drover-nonce']);
     expect(a.headers['authorization']).not.toBe(b.headers['authorization']);
   });
-
 });
 
 describe('verifyRequest', () => {
@@ -77,7 +102,9 @@ describe('verifyRequest', () => {
 
   it('refuses a fence or idempotency header added after signing', async () => {
     const r = await signed();
-    const v = await verifyRequest({ ...r, headers: { ...r.headers, 'drover-fence': 't:9' } }, lookup, { replay: new ReplayCache() });
+    const v = await verifyRequest({ ...r, headers: { ...r.headers, 'drover-fence': 't:9' } }, lookup, {
+      replay: new ReplayCache(),
+    });
     expect(!v.ok && v.reason).toMatch(/drover-fence is present but not signed/);
   });
 
@@ -115,7 +142,10 @@ describe('ReplayCache', () => {
 
 describe('credentials', () => {
   it('reads the environment and reports what is missing', () => {
-    expect(credentialsFromEnv({ DROVER_SIM_ACCESS_KEY: 'a', DROVER_SIM_SECRET_KEY: 's' })).toEqual({ accessKeyId: 'a', secretAccessKey: 's' });
+    expect(credentialsFromEnv({ DROVER_SIM_ACCESS_KEY: 'a', DROVER_SIM_SECRET_KEY: 's' })).toEqual({
+      accessKeyId: 'a',
+      secretAccessKey: 's',
+    });
     try {
       credentialsFromEnv({ DROVER_SIM_ACCESS_KEY: 'a' });
       expect.unreachable();

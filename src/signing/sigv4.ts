@@ -67,7 +67,8 @@ function signingKey(secret: string, day: string): Buffer {
   let k = keyCache.get(cacheKey);
   if (k === undefined) {
     k = createHmac('sha256', `AWS4${secret}`).update(day).digest();
-    for (const part of [SIGNING_REGION, SIGNING_SERVICE, 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
+    for (const part of [SIGNING_REGION, SIGNING_SERVICE, 'aws4_request'])
+      k = createHmac('sha256', k).update(part).digest();
     if (keyCache.size >= MAX_KEYS) keyCache.clear();
     keyCache.set(cacheKey, k);
   }
@@ -75,7 +76,10 @@ function signingKey(secret: string, day: string): Buffer {
 }
 
 function canonicalHeaderValue(v: string): string {
-  return v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+  return v
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
 }
 
 export interface SignatureInput {

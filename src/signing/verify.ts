@@ -34,7 +34,8 @@ export interface VerifyOptions {
   readonly replay: ReplayCache;
 }
 
-export type VerifyResult = { readonly ok: true; readonly accessKeyId: string } | { readonly ok: false; readonly reason: string };
+export type VerifyResult =
+  { readonly ok: true; readonly accessKeyId: string } | { readonly ok: false; readonly reason: string };
 
 const AUTH_RE =
   /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
@@ -74,14 +75,23 @@ export function verifyRequest(
 }
 
 /** The same, synchronously (nothing in it waits). */
-export function verifyRequestSync(req: VerifiableRequest, lookupSecret: (accessKeyId: string) => string | undefined, opts: VerifyOptions): VerifyResult {
+export function verifyRequestSync(
+  req: VerifiableRequest,
+  lookupSecret: (accessKeyId: string) => string | undefined,
+  opts: VerifyOptions,
+): VerifyResult {
   const auth = headerValue(req.headers, HEADER.authorization);
   if (auth === undefined || auth === '') return fail('the request is unsigned (no Authorization header)');
   const m = AUTH_RE.exec(auth);
-  if (!m) return fail('malformed Authorization header (expected AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…)');
+  if (!m)
+    return fail(
+      'malformed Authorization header (expected AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…)',
+    );
   const [, accessKeyId = '', scopeDate = '', region, service, signedList = '', claimed = ''] = m;
   if (region !== SIGNING_REGION || service !== SIGNING_SERVICE) {
-    return fail(`wrong credential scope ${region}/${service} (expected ${SIGNING_REGION}/${SIGNING_SERVICE})`);
+    return fail(
+      `wrong credential scope ${region}/${service} (expected ${SIGNING_REGION}/${SIGNING_SERVICE})`,
+    );
   }
   const secret = lookupSecret(accessKeyId);
   if (secret === undefined) return fail(`unknown access key "${accessKeyId}"`);
@@ -93,7 +103,9 @@ export function verifyRequestSync(req: VerifiableRequest, lookupSecret: (accessK
   const nowMs = (opts.now ?? new Date()).getTime();
   const maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   if (Math.abs(nowMs - dateMs) > maxSkewMs) {
-    return fail(`x-amz-date is ${Math.round((dateMs - nowMs) / 1000)} s off the server clock (allowed ±${Math.round(maxSkewMs / 1000)} s)`);
+    return fail(
+      `x-amz-date is ${Math.round((dateMs - nowMs) / 1000)} s off the server clock (allowed ±${Math.round(maxSkewMs / 1000)} s)`,
+    );
   }
 
   const signedNames = signedList.split(';');
@@ -101,7 +113,8 @@ export function verifyRequestSync(req: VerifiableRequest, lookupSecret: (accessK
     if (!signedNames.includes(name)) return fail(`header ${name} must be signed`);
   }
   for (const name of REQUIRED_SIGNED_IF_PRESENT) {
-    if (!signedNames.includes(name) && headerValue(req.headers, name) !== undefined) return fail(`header ${name} is present but not signed`);
+    if (!signedNames.includes(name) && headerValue(req.headers, name) !== undefined)
+      return fail(`header ${name} is present but not signed`);
   }
   const toSign = Object.create(null) as Record<string, string>;
   for (const name of signedNames) {
@@ -110,7 +123,8 @@ export function verifyRequestSync(req: VerifiableRequest, lookupSecret: (accessK
     toSign[name] = value;
   }
   const payloadHash = sha256Hex(req.body);
-  if (toSign[HEADER.contentSha256] !== payloadHash) return fail('the body does not match x-amz-content-sha256');
+  if (toSign[HEADER.contentSha256] !== payloadHash)
+    return fail('the body does not match x-amz-content-sha256');
 
   const q = req.path.indexOf('?');
   const { signature, signedHeaders } = computeSignature({
@@ -125,6 +139,7 @@ export function verifyRequestSync(req: VerifiableRequest, lookupSecret: (accessK
   if (signedHeaders !== signedList || !timingSafeEqual(Buffer.from(signature), Buffer.from(claimed))) {
     return fail('signature mismatch (the request was altered or signed with another secret)');
   }
-  if (!opts.replay.remember(claimed, dateMs + maxSkewMs, nowMs)) return fail('replayed request (this signature was seen before)');
+  if (!opts.replay.remember(claimed, dateMs + maxSkewMs, nowMs))
+    return fail('replayed request (this signature was seen before)');
   return { ok: true, accessKeyId };
 }

@@ -16,24 +16,32 @@ export interface Fault {
   readonly mode: FaultMode;
 }
 
-export type FaultRequest = { readonly ok: true; readonly key: string; readonly fault: Fault | null } | { readonly ok: false; readonly message: string };
+export type FaultRequest =
+  | { readonly ok: true; readonly key: string; readonly fault: Fault | null }
+  | { readonly ok: false; readonly message: string };
 
 const TARGETS: readonly FaultTarget[] = ['instance', 'version', 'region'];
 const MODES = ['unhealthy', 'unreachable', 'healthy'] as const;
 
 /** Validates a `POST /_faults` body. `fault: null` means "clear the fault on this key". */
 export function parseFaultRequest(body: unknown): FaultRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, message: 'the body must be a JSON object' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, message: 'the body must be a JSON object' };
   const b = body as Record<string, unknown>;
-  const unknownKeys = Object.keys(b).filter((k) => !['target', 'id', 'version', 'region', 'mode'].includes(k));
+  const unknownKeys = Object.keys(b).filter(
+    (k) => !['target', 'id', 'version', 'region', 'mode'].includes(k),
+  );
   if (unknownKeys.length) return { ok: false, message: `unknown field(s): ${unknownKeys.join(', ')}` };
   const target = b['target'];
-  if (typeof target !== 'string' || !TARGETS.includes(target as FaultTarget)) return { ok: false, message: `target: must be one of ${TARGETS.join(', ')}` };
+  if (typeof target !== 'string' || !TARGETS.includes(target as FaultTarget))
+    return { ok: false, message: `target: must be one of ${TARGETS.join(', ')}` };
   const mode = b['mode'];
-  if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode)) return { ok: false, message: `mode: must be one of ${MODES.join(', ')}` };
+  if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode))
+    return { ok: false, message: `mode: must be one of ${MODES.join(', ')}` };
   const field = target === 'instance' ? 'id' : target === 'version' ? 'version' : 'region';
   const value = b[field];
-  if (typeof value !== 'string' || value === '') return { ok: false, message: `${field}: required (a non-empty string) for target ${target}` };
+  if (typeof value !== 'string' || value === '')
+    return { ok: false, message: `${field}: required (a non-empty string) for target ${target}` };
   const key = `${target}\u0000${value}`;
   if (mode === 'healthy') return { ok: true, key, fault: null };
   return { ok: true, key, fault: { target: target as FaultTarget, [field]: value, mode: mode as FaultMode } };

@@ -6,7 +6,9 @@
  */
 export type FenceHeader = { readonly task: string; readonly token: number };
 
-export type FenceParse = { readonly ok: true; readonly fence: FenceHeader | null } | { readonly ok: false; readonly message: string };
+export type FenceParse =
+  | { readonly ok: true; readonly fence: FenceHeader | null }
+  | { readonly ok: false; readonly message: string };
 
 /** Parses `TASK:TOKEN` (the task id may itself hold colons; the token is after the last one). */
 export function parseFence(value: string | undefined): FenceParse {
@@ -14,7 +16,11 @@ export function parseFence(value: string | undefined): FenceParse {
   const at = value.lastIndexOf(':');
   const task = value.slice(0, at);
   const tokenText = value.slice(at + 1);
-  if (at <= 0 || !/^\d{1,15}$/.test(tokenText)) return { ok: false, message: `Drover-Fence must be TASK_ID:TOKEN with a non-negative integer token, got "${value.slice(0, 100)}"` };
+  if (at <= 0 || !/^\d{1,15}$/.test(tokenText))
+    return {
+      ok: false,
+      message: `Drover-Fence must be TASK_ID:TOKEN with a non-negative integer token, got "${value.slice(0, 100)}"`,
+    };
   return { ok: true, fence: { task, token: Number(tokenText) } };
 }
 

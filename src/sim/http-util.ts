@@ -14,14 +14,20 @@ export interface Reply {
   readonly code?: ErrorCode;
 }
 
-export function errorReply(status: number, code: ErrorCode, message: string, details?: Record<string, unknown>): Reply {
+export function errorReply(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+): Reply {
   return { status, code, body: { error: { code, message, ...(details ? { details } : {}) } } };
 }
 
 /** Resolves the body as text, or null when it exceeds MAX_BODY_BYTES. */
 export function readBody(req: IncomingMessage): Promise<string | null> {
   // Fast path: a request with no body (most GETs) needs no listeners at all.
-  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return Promise.resolve('');
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
+    return Promise.resolve('');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -31,7 +37,15 @@ export function readBody(req: IncomingMessage): Promise<string | null> {
       if (size > MAX_BODY_BYTES) tooLarge = true;
       else if (!tooLarge) chunks.push(c);
     });
-    req.on('end', () => resolve(tooLarge ? null : chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      resolve(
+        tooLarge
+          ? null
+          : chunks.length === 1
+            ? (chunks[0] as Buffer).toString('utf8')
+            : Buffer.concat(chunks).toString('utf8'),
+      ),
+    );
     req.on('error', reject);
   });
 }
@@ -44,11 +58,15 @@ export function send(res: ServerResponse, reply: Reply): void {
     return;
   }
   const text = JSON.stringify(reply.body);
-  res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(reply.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
-export type JsonParse = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reply: Reply };
+export type JsonParse =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reply: Reply };
 
 /** Parses a JSON body; an empty body is `{}`. Never throws. */
 export function parseJson(text: string): JsonParse {
@@ -56,6 +74,9 @@ export function parseJson(text: string): JsonParse {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (e) {
-    return { ok: false, reply: errorReply(400, 'VALIDATION', `the body is not valid JSON: ${(e as Error).message}`) };
+    return {
+      ok: false,
+      reply: errorReply(400, 'VALIDATION', `the body is not valid JSON: ${(e as Error).message}`),
+    };
   }
 }

@@ -30,8 +30,12 @@ export const ID_PREFIX: Readonly<Record<Kind, string>> = {
 export const SHAPES = ['small', 'medium', 'large'] as const;
 export const DNS_TYPES = ['A', 'AAAA', 'CNAME', 'TXT'] as const;
 
-// eslint-disable-next-line no-control-regex
-const name = z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters').regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters');
+const name = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'must be at most 255 characters')
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f]+$/, 'must not contain control characters');
 
 function isCidr(s: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
@@ -45,16 +49,25 @@ const cidr = z.string().refine(isCidr, 'must be an IPv4 CIDR block such as 10.0.
 
 const schemas = {
   network: z.strictObject({ name, cidr }),
-  instance: z.strictObject({ name, network: z.string().min(1, 'must be a network id'), shape: z.enum(SHAPES) }),
+  instance: z.strictObject({
+    name,
+    network: z.string().min(1, 'must be a network id'),
+    shape: z.enum(SHAPES),
+  }),
   bucket: z.strictObject({ name }),
-  dns_record: z.strictObject({ name, type: z.enum(DNS_TYPES), value: z.string().min(1, 'must not be empty').max(4096) }),
+  dns_record: z.strictObject({
+    name,
+    type: z.enum(DNS_TYPES),
+    value: z.string().min(1, 'must not be empty').max(4096),
+  }),
   load_balancer: z.strictObject({ name, backends: z.array(z.string().min(1)).max(1000) }),
   user: z.strictObject({ name }),
 } as const satisfies Record<Kind, z.ZodType>;
 
 export type Properties = Record<string, unknown> & { name: string };
 
-export type Checked = { readonly ok: true; readonly props: Properties } | { readonly ok: false; readonly message: string };
+export type Checked =
+  { readonly ok: true; readonly props: Properties } | { readonly ok: false; readonly message: string };
 
 function describeIssues(kind: Kind, issues: readonly z.core.$ZodIssue[]): string {
   return issues
@@ -78,7 +91,8 @@ function crossCheck(kind: Kind, p: Properties): string | undefined {
 
 /** Validates a full property set (create). */
 export function checkCreate(kind: Kind, body: unknown): Checked {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, message: 'the body must be a JSON object of properties' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, message: 'the body must be a JSON object of properties' };
   const r = schemas[kind].safeParse(body);
   if (!r.success) return { ok: false, message: describeIssues(kind, r.error.issues) };
   const props = r.data as Properties;
@@ -88,11 +102,13 @@ export function checkCreate(kind: Kind, body: unknown): Checked {
 
 /** Validates a change (PATCH) against the current properties; `name` may not change. */
 export function checkUpdate(kind: Kind, current: Properties, body: unknown): Checked {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, message: 'the body must be a JSON object of changed properties' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, message: 'the body must be a JSON object of changed properties' };
   const r = schemas[kind].partial().safeParse(body);
   if (!r.success) return { ok: false, message: describeIssues(kind, r.error.issues) };
   const change = r.data as Record<string, unknown>;
-  if (change['name'] !== undefined && change['name'] !== current.name) return { ok: false, message: 'name: is immutable (create a new resource instead)' };
+  if (change['name'] !== undefined && change['name'] !== current.name)
+    return { ok: false, message: 'name: is immutable (create a new resource instead)' };
   const merged = { ...current, ...change } as Properties;
   const cross = crossCheck(kind, merged);
   return cross ? { ok: false, message: cross } : { ok: true, props: merged };

@@ -16,7 +16,10 @@ function spawnSim(args: string[], env: Record<string, string | undefined>): Chil
   delete base['DROVER_SIM_ACCESS_KEY'];
   delete base['DROVER_SIM_SECRET_KEY'];
   delete base['DROVER_SIM_KEYS'];
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   return child;
 }
@@ -37,7 +40,9 @@ async function output(child: ChildProcess): Promise<{ code: number | null; stder
 
 describe('drover sim as a process', () => {
   it('prints {url, port} first with --json, serves signed calls with the env keys, stops on SIGTERM', async () => {
-    const child = spawnSim(['--port', '0', '--json', '--provision-ms', '0'], { DROVER_SIM_KEYS: 'AKONE:s1,AKTWO:s2' });
+    const child = spawnSim(['--port', '0', '--json', '--provision-ms', '0'], {
+      DROVER_SIM_KEYS: 'AKONE:s1,AKTWO:s2',
+    });
     const done = output(child);
     const info = JSON.parse(await firstLine(child)) as { url: string; port: number; accessKeyId?: string };
     expect(info.port).toBeGreaterThan(0);
@@ -47,7 +52,10 @@ describe('drover sim as a process', () => {
     const plain = createPlainHttpClient();
     try {
       expect((await plain.request({ method: 'GET', url: `${info.url}/_healthz` })).status).toBe(200);
-      expect((await c.request({ method: 'POST', url: `${info.url}/regions/r1/users`, body: { name: 'x' } })).status).toBe(201);
+      expect(
+        (await c.request({ method: 'POST', url: `${info.url}/regions/r1/users`, body: { name: 'x' } }))
+          .status,
+      ).toBe(201);
     } finally {
       c.close();
       plain.close();
@@ -61,8 +69,15 @@ describe('drover sim as a process', () => {
   it('generates and prints a key pair when none is configured', async () => {
     const child = spawnSim(['--port', '0', '--json'], {});
     const done = output(child);
-    const info = JSON.parse(await firstLine(child)) as { url: string; accessKeyId: string; secretAccessKey: string };
-    const c = createSignedHttpClient({ accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey });
+    const info = JSON.parse(await firstLine(child)) as {
+      url: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+    };
+    const c = createSignedHttpClient({
+      accessKeyId: info.accessKeyId,
+      secretAccessKey: info.secretAccessKey,
+    });
     try {
       expect((await c.request({ method: 'GET', url: `${info.url}/regions/r1/users` })).status).toBe(200);
     } finally {
@@ -77,7 +92,13 @@ describe('drover sim as a process', () => {
 
   it('exits 2 with a usage message on bad flags', async () => {
     const cases = [['--error-rate', '2'], ['--outage', 'soon'], ['--bogus']];
-    const results = await Promise.all(cases.map((args) => output(spawnSim(['--port', '0', ...args], { DROVER_SIM_ACCESS_KEY: 'a', DROVER_SIM_SECRET_KEY: 'b' }))));
+    const results = await Promise.all(
+      cases.map((args) =>
+        output(
+          spawnSim(['--port', '0', ...args], { DROVER_SIM_ACCESS_KEY: 'a', DROVER_SIM_SECRET_KEY: 'b' }),
+        ),
+      ),
+    );
     results.forEach(({ code, stderr }, i) => {
       const label = cases[i]?.join(' ');
       expect(code, label).toBe(2);

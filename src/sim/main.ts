@@ -25,18 +25,36 @@ export interface SimCliIo {
   readonly stopSignal?: Promise<unknown>;
 }
 
-function num(flag: string, text: string | undefined, dflt: number, opts: { int?: boolean; max?: number } = {}): number {
+function num(
+  flag: string,
+  text: string | undefined,
+  dflt: number,
+  opts: { int?: boolean; max?: number } = {},
+): number {
   if (text === undefined) return dflt;
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || (opts.int && !Number.isInteger(v)) || (opts.max !== undefined && v > opts.max)) {
-    throw new DroverError('USAGE', `--${flag}: expected ${opts.int ? 'an integer' : 'a number'} >= 0${opts.max !== undefined ? ` and <= ${opts.max}` : ''}, got "${text}"\n${SIM_USAGE}`);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(v) ||
+    v < 0 ||
+    (opts.int && !Number.isInteger(v)) ||
+    (opts.max !== undefined && v > opts.max)
+  ) {
+    throw new DroverError(
+      'USAGE',
+      `--${flag}: expected ${opts.int ? 'an integer' : 'a number'} >= 0${opts.max !== undefined ? ` and <= ${opts.max}` : ''}, got "${text}"\n${SIM_USAGE}`,
+    );
   }
   return v;
 }
 
 function parseOutage(text: string): OutageWindow {
   const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/.exec(text);
-  if (!m) throw new DroverError('USAGE', `--outage: expected START_S:DURATION_S (seconds after start), got "${text}"\n${SIM_USAGE}`);
+  if (!m)
+    throw new DroverError(
+      'USAGE',
+      `--outage: expected START_S:DURATION_S (seconds after start), got "${text}"\n${SIM_USAGE}`,
+    );
   return { startS: Number(m[1]), durationS: Number(m[2]) };
 }
 
@@ -46,7 +64,11 @@ export function keysFromEnv(env: Readonly<Record<string, string | undefined>>): 
   const ak = env['DROVER_SIM_ACCESS_KEY']?.trim();
   const sk = env['DROVER_SIM_SECRET_KEY']?.trim();
   if (ak && sk) keys[ak] = sk;
-  else if (ak || sk) throw new DroverError('CREDENTIALS_MISSING', `set both DROVER_SIM_ACCESS_KEY and DROVER_SIM_SECRET_KEY (only ${ak ? 'the access key' : 'the secret'} is set)`);
+  else if (ak || sk)
+    throw new DroverError(
+      'CREDENTIALS_MISSING',
+      `set both DROVER_SIM_ACCESS_KEY and DROVER_SIM_SECRET_KEY (only ${ak ? 'the access key' : 'the secret'} is set)`,
+    );
   return keys;
 }
 
@@ -102,7 +124,10 @@ export async function runSimCli(argv: readonly string[], io: Partial<SimCliIo> =
   let keys = keysFromEnv(env);
   let generated: { accessKeyId: string; secretAccessKey: string } | undefined;
   if (Object.keys(keys).length === 0) {
-    generated = { accessKeyId: `AKSIM${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64url') };
+    generated = {
+      accessKeyId: `AKSIM${randomBytes(8).toString('hex').toUpperCase()}`,
+      secretAccessKey: randomBytes(24).toString('base64url'),
+    };
     keys = { [generated.accessKeyId]: generated.secretAccessKey };
   }
   const sim = await startSim({
@@ -145,7 +170,9 @@ if (isMain()) {
     (code) => process.exit(code),
     (e: unknown) => {
       const de = isDroverError(e) ? e : null;
-      process.stderr.write(`drover sim: ${de ? `${de.code}: ${de.message}` : e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(
+        `drover sim: ${de ? `${de.code}: ${de.message}` : e instanceof Error ? e.message : String(e)}\n`,
+      );
       process.exit(de ? de.exitCode : 1);
     },
   );

@@ -60,11 +60,15 @@ function nonNegative(name: string, v: number | undefined, dflt: number): number 
 
 export function compileSimOptions(o: SimOptions): CompiledSimOptions {
   const port = nonNegative('port', o.port, 0);
-  if (!Number.isInteger(port) || port > 65535) throw new DroverError('USAGE', `port must be an integer 0..65535, got ${port}`);
+  if (!Number.isInteger(port) || port > 65535)
+    throw new DroverError('USAGE', `port must be an integer 0..65535, got ${port}`);
   const errorRate = nonNegative('errorRate', o.errorRate, 0);
   if (errorRate > 1) throw new DroverError('USAGE', `errorRate must be between 0 and 1, got ${errorRate}`);
-  const keys = new Map(Object.entries(o.keys ?? {}).filter(([k, s]) => k !== '' && typeof s === 'string' && s !== ''));
-  if (keys.size === 0) throw new DroverError('CREDENTIALS_MISSING', 'the simulator needs at least one access key pair');
+  const keys = new Map(
+    Object.entries(o.keys ?? {}).filter(([k, s]) => k !== '' && typeof s === 'string' && s !== ''),
+  );
+  if (keys.size === 0)
+    throw new DroverError('CREDENTIALS_MISSING', 'the simulator needs at least one access key pair');
   const outages = (o.outages ?? []).map((w) => ({
     startS: nonNegative('outage start', w.startS, 0),
     durationS: nonNegative('outage duration', w.durationS, 0),

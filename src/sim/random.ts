@@ -18,6 +18,9 @@ export function seededRandom(seed: number): Random {
 /** `n` lower-case hex characters from the generator. */
 export function randomHex(rng: Random, n: number): string {
   let s = '';
-  while (s.length < n) s += Math.floor(rng() * 0x100000000).toString(16).padStart(8, '0');
+  while (s.length < n)
+    s += Math.floor(rng() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return s.slice(0, n);
 }

@@ -49,12 +49,14 @@ interface Route {
   readonly action?: 'deploy';
 }
 
-type RouteParse = { readonly ok: true; readonly route: Route } | { readonly ok: false; readonly reply: Reply };
+type RouteParse =
+  { readonly ok: true; readonly route: Route } | { readonly ok: false; readonly reply: Reply };
 
 /** `/regions/{region}/{kind}[/{id}[/deploy]]` */
 function parseRoute(path: string): RouteParse {
   const parts = path.split('/');
-  if (parts.length < 4 || parts.length > 6 || parts[0] !== '' || parts[1] !== 'regions') return { ok: false, reply: errorReply(404, 'NOT_FOUND', `no route ${path}`) };
+  if (parts.length < 4 || parts.length > 6 || parts[0] !== '' || parts[1] !== 'regions')
+    return { ok: false, reply: errorReply(404, 'NOT_FOUND', `no route ${path}`) };
   let segs: string[];
   try {
     segs = parts.slice(2).map(decodeURIComponent);
@@ -63,11 +65,27 @@ function parseRoute(path: string): RouteParse {
   }
   const [region = '', seg = '', id, action] = segs;
   const kind = Object.hasOwn(KIND_BY_SEGMENT, seg) ? KIND_BY_SEGMENT[seg] : undefined;
-  if (kind === undefined) return { ok: false, reply: errorReply(404, 'NOT_FOUND', `unknown kind "${seg}" (expected one of ${Object.keys(KIND_BY_SEGMENT).join(', ')})`) };
-  if (!REGION_RE.test(region)) return { ok: false, reply: errorReply(400, 'VALIDATION', `region "${region}" must match [a-z0-9][a-z0-9-]*`) };
+  if (kind === undefined)
+    return {
+      ok: false,
+      reply: errorReply(
+        404,
+        'NOT_FOUND',
+        `unknown kind "${seg}" (expected one of ${Object.keys(KIND_BY_SEGMENT).join(', ')})`,
+      ),
+    };
+  if (!REGION_RE.test(region))
+    return {
+      ok: false,
+      reply: errorReply(400, 'VALIDATION', `region "${region}" must match [a-z0-9][a-z0-9-]*`),
+    };
   if (id === '') return { ok: false, reply: errorReply(404, 'NOT_FOUND', `no route ${path}`) };
-  if (action !== undefined && (action !== 'deploy' || kind !== 'instance')) return { ok: false, reply: errorReply(404, 'NOT_FOUND', `no route ${path}`) };
-  return { ok: true, route: { region, kind, ...(id === undefined ? {} : { id }), ...(action === undefined ? {} : { action }) } };
+  if (action !== undefined && (action !== 'deploy' || kind !== 'instance'))
+    return { ok: false, reply: errorReply(404, 'NOT_FOUND', `no route ${path}`) };
+  return {
+    ok: true,
+    route: { region, kind, ...(id === undefined ? {} : { id }), ...(action === undefined ? {} : { action }) },
+  };
 }
 
 function operationOf(method: string, route: Route | undefined): string {
@@ -136,7 +154,14 @@ class Simulator {
       return;
     }
     if (path.startsWith('/regions/')) {
-      const { reply, route, resourceId } = await this.resourceApi(req, method, target, path, q < 0 ? '' : target.slice(q + 1), body);
+      const { reply, route, resourceId } = await this.resourceApi(
+        req,
+        method,
+        target,
+        path,
+        q < 0 ? '' : target.slice(q + 1),
+        body,
+      );
       if (MUTATING.has(method)) this.record(req, method, path, started, reply, route, resourceId);
       send(res, reply);
       return;
@@ -146,7 +171,15 @@ class Simulator {
     send(res, this.inspection(method, path, query, body));
   }
 
-  private record(req: IncomingMessage, method: string, path: string, startedMs: number, reply: Reply, route: Route | undefined, resourceId: string | undefined): void {
+  private record(
+    req: IncomingMessage,
+    method: string,
+    path: string,
+    startedMs: number,
+    reply: Reply,
+    route: Route | undefined,
+    resourceId: string | undefined,
+  ): void {
     const fence = parseFence(header(req, 'drover-fence'));
     this.journal.add({
       started: iso(startedMs),
@@ -178,18 +211,33 @@ class Simulator {
       const delay = Math.max(0, o.latencyMs + (this.rng() * 2 - 1) * o.jitterMs);
       if (delay > 0) await sleep(delay);
     }
-    if (this.inOutage()) return { reply: errorReply(503, 'SIM_FAULT', 'injected outage: the simulator is down') };
+    if (this.inOutage())
+      return { reply: errorReply(503, 'SIM_FAULT', 'injected outage: the simulator is down') };
     const parsed = parseRoute(path);
     if (!parsed.ok) return { reply: parsed.reply };
     const route = parsed.route;
-    if (this.faults.region(route.region) === 'unreachable') return { reply: errorReply(503, 'SIM_FAULT', `injected fault: region ${route.region} is unreachable`), route };
+    if (this.faults.region(route.region) === 'unreachable')
+      return {
+        reply: errorReply(503, 'SIM_FAULT', `injected fault: region ${route.region} is unreachable`),
+        route,
+      };
 
-    const v = verifyRequestSync({ method, path: target, headers: req.headers, body }, this.lookupSecret, { replay: this.replay, maxSkewMs: o.maxSkewMs });
+    const v = verifyRequestSync({ method, path: target, headers: req.headers, body }, this.lookupSecret, {
+      replay: this.replay,
+      maxSkewMs: o.maxSkewMs,
+    });
     if (!v.ok) return { reply: errorReply(401, 'SIGNATURE_INVALID', v.reason), route };
 
     if (o.errorRate > 0 && this.rng() < o.errorRate) {
       const status = this.rng() < 0.5 ? 500 : 503;
-      return { reply: errorReply(status, 'SIM_FAULT', `injected fault (error rate ${o.errorRate}): nothing was done`), route };
+      return {
+        reply: errorReply(
+          status,
+          'SIM_FAULT',
+          `injected fault (error rate ${o.errorRate}): nothing was done`,
+        ),
+        route,
+      };
     }
 
     const mutating = MUTATING.has(method);
@@ -200,11 +248,16 @@ class Simulator {
         const highest = this.fences.admit(fence.fence);
         if (highest !== undefined) {
           return {
-            reply: errorReply(409, 'STALE_FENCE', `task ${fence.fence.task}: token ${fence.fence.token} is lower than ${highest}, the highest seen; a newer lease holds this task`, {
-              task: fence.fence.task,
-              token: fence.fence.token,
-              highest,
-            }),
+            reply: errorReply(
+              409,
+              'STALE_FENCE',
+              `task ${fence.fence.task}: token ${fence.fence.token} is lower than ${highest}, the highest seen; a newer lease holds this task`,
+              {
+                task: fence.fence.task,
+                token: fence.fence.token,
+                highest,
+              },
+            ),
             route,
           };
         }
@@ -214,21 +267,40 @@ class Simulator {
   }
 
   /** The action itself: synchronous, so check-then-act cannot interleave with another request. */
-  private act(req: IncomingMessage, method: string, route: Route, rawQuery: string, body: string): { reply: Reply; resourceId?: string } {
+  private act(
+    req: IncomingMessage,
+    method: string,
+    route: Route,
+    rawQuery: string,
+    body: string,
+  ): { reply: Reply; resourceId?: string } {
     const now = Date.now();
     const { region, kind, id } = route;
     if (route.action === 'deploy') {
-      if (method !== 'POST') return { reply: errorReply(405, 'VALIDATION', `${method} is not allowed here (POST …/deploy)`) };
+      if (method !== 'POST')
+        return { reply: errorReply(405, 'VALIDATION', `${method} is not allowed here (POST …/deploy)`) };
       const r = this.store.find(region, kind, id ?? '');
       if (!r) return { reply: errorReply(404, 'NOT_FOUND', `no instance ${id} in region ${region}`) };
       const j = parseJson(body);
       if (!j.ok) return { reply: j.reply, resourceId: r.id };
       const b = j.value as Record<string, unknown> | null;
-      if (typeof b !== 'object' || b === null || Array.isArray(b)) return { reply: errorReply(400, 'VALIDATION', 'the body must be { "version": "…" }'), resourceId: r.id };
+      if (typeof b !== 'object' || b === null || Array.isArray(b))
+        return {
+          reply: errorReply(400, 'VALIDATION', 'the body must be { "version": "…" }'),
+          resourceId: r.id,
+        };
       const extra = Object.keys(b).filter((k) => k !== 'version');
-      if (extra.length) return { reply: errorReply(400, 'VALIDATION', `unknown field(s): ${extra.join(', ')}`), resourceId: r.id };
+      if (extra.length)
+        return {
+          reply: errorReply(400, 'VALIDATION', `unknown field(s): ${extra.join(', ')}`),
+          resourceId: r.id,
+        };
       const version = b['version'];
-      if (typeof version !== 'string' || version === '' || version.length > 1024) return { reply: errorReply(400, 'VALIDATION', 'version: required, a non-empty string'), resourceId: r.id };
+      if (typeof version !== 'string' || version === '' || version.length > 1024)
+        return {
+          reply: errorReply(400, 'VALIDATION', 'version: required, a non-empty string'),
+          resourceId: r.id,
+        };
       this.store.deploy(r, version, now);
       return { reply: { status: 200, body: this.view(r, now) }, resourceId: r.id };
     }
@@ -239,20 +311,27 @@ class Simulator {
           const query = new URLSearchParams(rawQuery);
           const name = query.get('name') ?? undefined;
           const idempotencyKey = query.get('idempotency_key') ?? undefined;
-          const list = this.store.list(region, kind, { ...(name === undefined ? {} : { name }), ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
+          const list = this.store.list(region, kind, {
+            ...(name === undefined ? {} : { name }),
+            ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          });
           return { reply: { status: 200, body: list.map((r) => this.view(r, now)) } };
         }
         case 'POST':
           return this.create(req, route, body, now);
         default:
-          return { reply: errorReply(405, 'VALIDATION', `${method} is not allowed on a collection (GET, POST)`) };
+          return {
+            reply: errorReply(405, 'VALIDATION', `${method} is not allowed on a collection (GET, POST)`),
+          };
       }
     }
 
     const r = this.store.find(region, kind, id);
     switch (method) {
       case 'GET':
-        return r ? { reply: { status: 200, body: this.view(r, now) }, resourceId: r.id } : { reply: errorReply(404, 'NOT_FOUND', `no ${kind} ${id} in region ${region}`) };
+        return r
+          ? { reply: { status: 200, body: this.view(r, now) }, resourceId: r.id }
+          : { reply: errorReply(404, 'NOT_FOUND', `no ${kind} ${id} in region ${region}`) };
       case 'DELETE':
         if (!r) return { reply: errorReply(404, 'NOT_FOUND', `no ${kind} ${id} in region ${region}`) };
         this.store.delete(r);
@@ -262,18 +341,26 @@ class Simulator {
         const j = parseJson(body);
         if (!j.ok) return { reply: j.reply, resourceId: r.id };
         const checked = checkUpdate(kind, r.props, j.value);
-        if (!checked.ok) return { reply: errorReply(400, 'VALIDATION', `${kind}: ${checked.message}`), resourceId: r.id };
+        if (!checked.ok)
+          return { reply: errorReply(400, 'VALIDATION', `${kind}: ${checked.message}`), resourceId: r.id };
         const bad = this.checkReferences(route, checked.props);
         if (bad) return { reply: bad, resourceId: r.id };
         this.store.update(r, checked.props, now);
         return { reply: { status: 200, body: this.view(r, now) }, resourceId: r.id };
       }
       default:
-        return { reply: errorReply(405, 'VALIDATION', `${method} is not allowed on a resource (GET, PATCH, DELETE)`) };
+        return {
+          reply: errorReply(405, 'VALIDATION', `${method} is not allowed on a resource (GET, PATCH, DELETE)`),
+        };
     }
   }
 
-  private create(req: IncomingMessage, route: Route, body: string, now: number): { reply: Reply; resourceId?: string } {
+  private create(
+    req: IncomingMessage,
+    route: Route,
+    body: string,
+    now: number,
+  ): { reply: Reply; resourceId?: string } {
     const { region, kind } = route;
     const j = parseJson(body);
     if (!j.ok) return { reply: j.reply };
@@ -282,7 +369,8 @@ class Simulator {
     const bad = this.checkReferences(route, checked.props);
     if (bad) return { reply: bad };
     const key = header(req, 'idempotency-key');
-    if (key !== undefined && (key === '' || key.length > 255)) return { reply: errorReply(400, 'VALIDATION', 'Idempotency-Key must be 1 to 255 characters') };
+    if (key !== undefined && (key === '' || key.length > 255))
+      return { reply: errorReply(400, 'VALIDATION', 'Idempotency-Key must be 1 to 255 characters') };
     const out = this.store.create(region, kind, checked.props, key ?? null, now);
     switch (out.outcome) {
       case 'created':
@@ -291,7 +379,12 @@ class Simulator {
         return { reply: { status: 200, body: this.view(out.resource, now) }, resourceId: out.resource.id };
       case 'name_taken':
         return {
-          reply: errorReply(409, 'NAME_TAKEN', `a ${kind} named "${checked.props.name}" exists already in region ${region} (${out.holder.id})`, { id: out.holder.id, name: checked.props.name }),
+          reply: errorReply(
+            409,
+            'NAME_TAKEN',
+            `a ${kind} named "${checked.props.name}" exists already in region ${region} (${out.holder.id})`,
+            { id: out.holder.id, name: checked.props.name },
+          ),
         };
       default: {
         const never: never = out;
@@ -304,7 +397,12 @@ class Simulator {
   private checkReferences(route: Route, props: Record<string, unknown>): Reply | undefined {
     if (route.kind !== 'instance') return undefined;
     const network = String(props['network']);
-    if (!this.store.find(route.region, 'network', network)) return errorReply(400, 'VALIDATION', `instance: network: no network ${network} in region ${route.region}`);
+    if (!this.store.find(route.region, 'network', network))
+      return errorReply(
+        400,
+        'VALIDATION',
+        `instance: network: no network ${network} in region ${route.region}`,
+      );
     return undefined;
   }
 
@@ -330,7 +428,8 @@ class Simulator {
   }
 
   private health(res: ServerResponse, rawId: string): void {
-    if (this.inOutage()) return send(res, errorReply(503, 'SIM_FAULT', 'injected outage: the simulator is down'));
+    if (this.inOutage())
+      return send(res, errorReply(503, 'SIM_FAULT', 'injected outage: the simulator is down'));
     let id: string;
     try {
       id = decodeURIComponent(rawId);
@@ -344,9 +443,18 @@ class Simulator {
     switch (fault) {
       case 'unreachable': {
         // Never answer, like a dead host: the caller's timeout fires. Bounded so sockets do not pile up.
-        const h = { res, timer: setTimeout(() => { this.held.delete(h); res.destroy(); }, this.o.unreachableHoldMs) };
+        const h = {
+          res,
+          timer: setTimeout(() => {
+            this.held.delete(h);
+            res.destroy();
+          }, this.o.unreachableHoldMs),
+        };
         this.held.add(h);
-        res.on('close', () => { clearTimeout(h.timer); this.held.delete(h); });
+        res.on('close', () => {
+          clearTimeout(h.timer);
+          this.held.delete(h);
+        });
         return;
       }
       case 'unhealthy':
@@ -358,23 +466,34 @@ class Simulator {
         throw new Error(`unhandled fault ${String(never)}`);
       }
     }
-    if (this.store.state(r, Date.now()) === 'PROVISIONING') return send(res, { status: 503, body: { status: 'provisioning', ...base } });
+    if (this.store.state(r, Date.now()) === 'PROVISIONING')
+      return send(res, { status: 503, body: { status: 'provisioning', ...base } });
     send(res, { status: 200, body: { status: 'healthy', ...base } });
   }
 
   private inspection(method: string, path: string, query: URLSearchParams, body: string): Reply {
     const now = Date.now();
-    const notAllowed = (allowed: string): Reply => errorReply(405, 'VALIDATION', `${method} is not allowed on ${path} (${allowed})`);
+    const notAllowed = (allowed: string): Reply =>
+      errorReply(405, 'VALIDATION', `${method} is not allowed on ${path} (${allowed})`);
     switch (path) {
       case '/_healthz':
-        return method === 'GET' || method === 'HEAD' ? { status: 200, body: { status: 'ok' } } : notAllowed('GET');
+        return method === 'GET' || method === 'HEAD'
+          ? { status: 200, body: { status: 'ok' } }
+          : notAllowed('GET');
       case '/_journal': {
         if (method !== 'GET') return notAllowed('GET');
         const sinceText = query.get('since');
         const since = sinceText === null ? undefined : Number(sinceText);
-        if (since !== undefined && !Number.isInteger(since)) return errorReply(400, 'VALIDATION', 'since: must be an integer sequence number');
+        if (since !== undefined && !Number.isInteger(since))
+          return errorReply(400, 'VALIDATION', 'since: must be an integer sequence number');
         const task = query.get('task') ?? undefined;
-        return { status: 200, body: this.journal.list({ ...(since === undefined ? {} : { since }), ...(task === undefined ? {} : { task }) }) };
+        return {
+          status: 200,
+          body: this.journal.list({
+            ...(since === undefined ? {} : { since }),
+            ...(task === undefined ? {} : { task }),
+          }),
+        };
       }
       case '/_resources':
         if (method !== 'GET') return notAllowed('GET');

@@ -73,12 +73,19 @@ export class SimStore {
       candidates = [];
       for (const r of this.byId.values()) if (r.region === region && r.kind === kind) candidates.push(r);
     }
-    if (filter.idempotencyKey !== undefined) candidates = candidates.filter((r) => r.idempotencyKey === filter.idempotencyKey);
+    if (filter.idempotencyKey !== undefined)
+      candidates = candidates.filter((r) => r.idempotencyKey === filter.idempotencyKey);
     return candidates;
   }
 
   /** Same idempotency key → the resource it made; else a taken name → name_taken; else created. */
-  create(region: string, kind: Kind, props: Properties, idempotencyKey: string | null, nowMs: number): CreateOutcome {
+  create(
+    region: string,
+    kind: Kind,
+    props: Properties,
+    idempotencyKey: string | null,
+    nowMs: number,
+  ): CreateOutcome {
     const idemKey = idempotencyKey === null ? undefined : `${region}\u0000${kind}\u0000${idempotencyKey}`;
     if (idemKey !== undefined) {
       const prior = this.idempotency.get(idemKey);
@@ -124,7 +131,8 @@ export class SimStore {
   delete(r: SimResource): void {
     this.byId.delete(r.id);
     this.names.delete(`${r.region}\u0000${r.kind}\u0000${r.props.name}`);
-    if (r.idempotencyKey !== null) this.idempotency.delete(`${r.region}\u0000${r.kind}\u0000${r.idempotencyKey}`);
+    if (r.idempotencyKey !== null)
+      this.idempotency.delete(`${r.region}\u0000${r.kind}\u0000${r.idempotencyKey}`);
   }
 
   inventory(nowMs: number, region?: string): InventoryItem[] {
