@@ -632,7 +632,7 @@ targets:
     expect(p.message).toMatch(/at .*extra\.yaml:3:3 and at .*flock\.yaml:6:3/);
   });
 
-  it('collects every problem in one pass, sorted by place, in the message too', async () => {
+  it('collects every problem in one pass, sorted by place', async () => {
     const { err, problems } = await problemsOf({
       'flock.yaml': `flock: Bad
 targets:
@@ -650,8 +650,7 @@ resources:
       'flock.yaml:6',
       'z.yaml:2',
     ]);
-    expect(err.message).toMatch(/^5 problems in the flock config/);
-    expect(err.message).toContain('flock.yaml:6:');
+    expect(err.message).toMatch(/^5 problems in the flock config in /);
     expect(err.exitCode).toBe(2);
   });
 });

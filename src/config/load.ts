@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { DroverError, formatProblem } from '../errors.ts';
+import { DroverError } from '../errors.ts';
 import type { Problem, SourceLocation } from '../errors.ts';
 import { findCycles, formatCycle } from '../graph/index.ts';
 import type { TypeCatalog } from '../providers/types.ts';
@@ -660,8 +660,9 @@ function buildFlock(
 
   if (problems.list.length > 0 || flockName === undefined) {
     const list = sortProblems(problems.list);
-    const head = `${list.length} problem${list.length === 1 ? '' : 's'} in the flock config in ${dir}:`;
-    throw new DroverError('CONFIG_INVALID', [head, ...list.map((p) => `  ${formatProblem(p)}`)].join('\n'), {
+    // The message is a summary; the problems (each located) are the detail CLIs and the API print.
+    const summary = `${list.length} problem${list.length === 1 ? '' : 's'} in the flock config in ${dir}`;
+    throw new DroverError('CONFIG_INVALID', summary, {
       problems: list,
       details: { dir },
     });
