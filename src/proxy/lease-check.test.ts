@@ -21,15 +21,30 @@ type Step =
   | { kind: 'check' }
   | { kind: 'query'; task: string; token: number | null };
 
-const taskSet = fc.subarray([...TASKS]).chain((ts) =>
-  fc.tuple(...ts.map((task) => fc.integer({ min: 1, max: 4 }).map((token) => ({ task, token })))),
-);
+const taskSet = fc
+  .subarray([...TASKS])
+  .chain((ts) =>
+    fc.tuple(...ts.map((task) => fc.integer({ min: 1, max: 4 }).map((token) => ({ task, token })))),
+  );
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 8, arbitrary: fc.integer({ min: 0, max: 3_000 }).map((ms) => ({ kind: 'advance' as const, ms })) },
+  {
+    weight: 8,
+    arbitrary: fc.integer({ min: 0, max: 3_000 }).map((ms) => ({ kind: 'advance' as const, ms })),
+  },
   // Suspends both below the jump threshold (must be covered by the margin) and far above it.
-  { weight: 1, arbitrary: fc.oneof(fc.integer({ min: 0, max: 1_500 }), fc.integer({ min: 0, max: 30_000 })).map((ms) => ({ kind: 'suspend' as const, ms })) },
-  { weight: 1, arbitrary: fc.oneof(fc.integer({ min: -1_500, max: 1_500 }), fc.integer({ min: -5_000, max: 5_000 })).map((ms) => ({ kind: 'wall-step' as const, ms })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(fc.integer({ min: 0, max: 1_500 }), fc.integer({ min: 0, max: 30_000 }))
+      .map((ms) => ({ kind: 'suspend' as const, ms })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(fc.integer({ min: -1_500, max: 1_500 }), fc.integer({ min: -5_000, max: 5_000 }))
+      .map((ms) => ({ kind: 'wall-step' as const, ms })),
+  },
   { weight: 4, arbitrary: taskSet.map((tasks) => ({ kind: 'send' as const, tasks })) },
   // Mostly the latest heartbeats, sometimes any older one (late, duplicated, out of order).
   { weight: 4, arbitrary: fc.oneof(fc.nat(2), fc.nat(30)).map((pick) => ({ kind: 'ack' as const, pick })) },
@@ -56,7 +71,12 @@ function run(steps: readonly Step[]): { forwarded: number } {
   let wall = 1_700_000_000_000;
   let boot = 77_000;
   const now = (): ClockReading => ({ mono, wall, boot });
-  const gate = new LeaseCheck({ workerId: 'w1', leaseTtlMs: TTL, marginMs: MARGIN, jumpThresholdMs: THRESHOLD });
+  const gate = new LeaseCheck({
+    workerId: 'w1',
+    leaseTtlMs: TTL,
+    marginMs: MARGIN,
+    jumpThresholdMs: THRESHOLD,
+  });
   const sent: Sent[] = [];
   const delivered: Sent[] = [];
   let seq = 0;
@@ -116,7 +136,8 @@ function run(steps: readonly Step[]): { forwarded: number } {
         // heartbeat naming this task with this token whose window is still open in REAL time — and open by
         // at least margin − threshold, the slack an undetected suspend may eat.
         const backing = delivered.filter(
-          (h) => h.tasks.some((t) => t.task === s.task && String(t.token) === d.token) && real < h.sendReal + TTL,
+          (h) =>
+            h.tasks.some((t) => t.task === s.task && String(t.token) === d.token) && real < h.sendReal + TTL,
         );
         expect(backing.length, `forwarded ${s.task} at real=${real} with no live ack`).toBeGreaterThan(0);
         const best = Math.max(...backing.map((h) => h.sendReal));
@@ -147,12 +168,20 @@ describe('LeaseCheck', () => {
   });
 
   it('opens on a fresh ack and closes at send + ttl − margin', () => {
-    const gate = new LeaseCheck({ workerId: 'w', leaseTtlMs: TTL, marginMs: MARGIN, jumpThresholdMs: THRESHOLD });
+    const gate = new LeaseCheck({
+      workerId: 'w',
+      leaseTtlMs: TTL,
+      marginMs: MARGIN,
+      jumpThresholdMs: THRESHOLD,
+    });
     gate.onSend(1, { mono: 0, wall: 0 });
     expect(gate.isValid('a', { mono: 100, wall: 100 }).ok).toBe(false);
-    expect(gate.onAck({ worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 3 }] }, { mono: 500, wall: 500 })).toBe(
-      'accepted',
-    );
+    expect(
+      gate.onAck(
+        { worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 3 }] },
+        { mono: 500, wall: 500 },
+      ),
+    ).toBe('accepted');
     expect(gate.isValid('a', { mono: 600, wall: 600 })).toMatchObject({ ok: true, token: '3' });
     expect(gate.isValid('b', { mono: 600, wall: 600 })).toEqual({ ok: false, reason: 'not-covered' });
     expect(gate.isValid('a', { mono: 600, wall: 600 }, '2')).toEqual({ ok: false, reason: 'stale-token' });
@@ -161,8 +190,18 @@ describe('LeaseCheck', () => {
   });
 
   it('fails closed on a suspend and reopens only with an ack of a heartbeat sent after it', () => {
-    const gate = new LeaseCheck({ workerId: 'w', leaseTtlMs: TTL, marginMs: MARGIN, jumpThresholdMs: THRESHOLD });
-    const ack = (seq: number) => ({ worker_id: 'w', seq, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] });
+    const gate = new LeaseCheck({
+      workerId: 'w',
+      leaseTtlMs: TTL,
+      marginMs: MARGIN,
+      jumpThresholdMs: THRESHOLD,
+    });
+    const ack = (seq: number) => ({
+      worker_id: 'w',
+      seq,
+      lease_ttl_ms: TTL,
+      tasks: [{ task_id: 'a', token: 1 }],
+    });
     gate.onSend(1, { mono: 0, wall: 0 });
     gate.onAck(ack(1), { mono: 10, wall: 10 });
     gate.onSend(2, { mono: 20, wall: 20 });
@@ -177,33 +216,59 @@ describe('LeaseCheck', () => {
   });
 
   it('without a boot clock, still sees a plain suspend through the wall clock', () => {
-    const gate = new LeaseCheck({ workerId: 'w', leaseTtlMs: TTL, marginMs: MARGIN, jumpThresholdMs: THRESHOLD });
+    const gate = new LeaseCheck({
+      workerId: 'w',
+      leaseTtlMs: TTL,
+      marginMs: MARGIN,
+      jumpThresholdMs: THRESHOLD,
+    });
     gate.onSend(1, { mono: 0, wall: 0 });
-    gate.onAck({ worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] }, { mono: 10, wall: 10 });
+    gate.onAck(
+      { worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] },
+      { mono: 10, wall: 10 },
+    );
     // Small steps, each under the threshold, add up past it since the send: still a jump.
     expect(gate.isValid('a', { mono: 20, wall: 620 }).ok).toBe(true);
     expect(gate.isValid('a', { mono: 30, wall: 1_230 })).toEqual({ ok: false, reason: 'clock-jump' });
   });
 
   it('with a boot clock, sees a suspend that a wall-clock step cancelled out', () => {
-    const gate = new LeaseCheck({ workerId: 'w', leaseTtlMs: TTL, marginMs: MARGIN, jumpThresholdMs: THRESHOLD });
+    const gate = new LeaseCheck({
+      workerId: 'w',
+      leaseTtlMs: TTL,
+      marginMs: MARGIN,
+      jumpThresholdMs: THRESHOLD,
+    });
     gate.onSend(1, { mono: 0, wall: 0, boot: 0 });
-    gate.onAck({ worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] }, { mono: 10, wall: 10, boot: 10 });
-    expect(gate.isValid('a', { mono: 20, wall: 20, boot: 5_020 })).toEqual({ ok: false, reason: 'clock-jump' });
+    gate.onAck(
+      { worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] },
+      { mono: 10, wall: 10, boot: 10 },
+    );
+    expect(gate.isValid('a', { mono: 20, wall: 20, boot: 5_020 })).toEqual({
+      ok: false,
+      reason: 'clock-jump',
+    });
   });
 
   it('ignores acks for another worker, unknown seqs and older seqs', () => {
-    const gate = new LeaseCheck({ workerId: 'w', leaseTtlMs: TTL, marginMs: MARGIN, jumpThresholdMs: THRESHOLD });
+    const gate = new LeaseCheck({
+      workerId: 'w',
+      leaseTtlMs: TTL,
+      marginMs: MARGIN,
+      jumpThresholdMs: THRESHOLD,
+    });
     const t = (ms: number) => ({ mono: ms, wall: ms });
     gate.onSend(1, t(0));
     gate.onSend(2, t(1));
     expect(gate.onAck({ worker_id: 'x', seq: 1, lease_ttl_ms: TTL, tasks: [] }, t(2))).toBe('wrong-worker');
     expect(gate.onAck({ worker_id: 'w', seq: 9, lease_ttl_ms: TTL, tasks: [] }, t(2))).toBe('unknown-seq');
-    expect(gate.onAck({ worker_id: 'w', seq: 2, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 2 }] }, t(3))).toBe('accepted');
+    expect(
+      gate.onAck({ worker_id: 'w', seq: 2, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 2 }] }, t(3)),
+    ).toBe('accepted');
     // seq 1 (listing a with an older token) arrives late: it must not override seq 2.
-    expect(gate.onAck({ worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] }, t(4))).toBe(
-      'unknown-seq',
-    );
+    expect(
+      gate.onAck({ worker_id: 'w', seq: 1, lease_ttl_ms: TTL, tasks: [{ task_id: 'a', token: 1 }] }, t(4)),
+    ).toBe('unknown-seq');
     expect(gate.isValid('a', t(5))).toMatchObject({ ok: true, token: '2' });
   });
 });

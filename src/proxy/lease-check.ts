@@ -130,7 +130,8 @@ export class LeaseCheck {
       this.failClosed();
       return 'clock-jump';
     }
-    const ttl = Number.isFinite(ack.lease_ttl_ms) && ack.lease_ttl_ms > 0 ? ack.lease_ttl_ms : this.params.leaseTtlMs;
+    const ttl =
+      Number.isFinite(ack.lease_ttl_ms) && ack.lease_ttl_ms > 0 ? ack.lease_ttl_ms : this.params.leaseTtlMs;
     const tasks = new Map<string, string>();
     for (const entry of ack.tasks) tasks.set(entry.task_id, String(entry.token));
     this.lease = { seq: ack.seq, send, validUntil: send.mono + ttl - this.params.marginMs, tasks };
@@ -171,7 +172,13 @@ export class LeaseCheck {
   }
 
   /** For diagnostics and the worker: what the gate currently believes. */
-  snapshot(): { seq: number | null; validUntil: number | null; tasks: Record<string, string>; jumped: boolean; pending: number } {
+  snapshot(): {
+    seq: number | null;
+    validUntil: number | null;
+    tasks: Record<string, string>;
+    jumped: boolean;
+    pending: number;
+  } {
     return {
       seq: this.lease?.seq ?? null,
       validUntil: this.lease?.validUntil ?? null,
@@ -233,5 +240,7 @@ function bootMs(): number | undefined {
 /** The real clocks: monotonic from performance.now (CLOCK_MONOTONIC), wall from Date, boot from /proc. */
 export function realClock(): ClockReading {
   const boot = bootMs();
-  return boot === undefined ? { mono: performance.now(), wall: Date.now() } : { mono: performance.now(), wall: Date.now(), boot };
+  return boot === undefined
+    ? { mono: performance.now(), wall: Date.now() }
+    : { mono: performance.now(), wall: Date.now(), boot };
 }

@@ -25,7 +25,9 @@ export interface ProxyBootConfig {
 }
 
 function log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'proxy', pid: process.pid, msg, ...fields })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level, component: 'proxy', pid: process.pid, msg, ...fields })}\n`,
+  );
 }
 
 function parseBoot(line: string): ProxyBootConfig {
@@ -62,7 +64,9 @@ export async function runProxyMain(): Promise<void> {
     log,
   });
   await proxy.start();
-  process.stdout.write(`${JSON.stringify({ ready: true, control: proxy.controlSocket, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, control: proxy.controlSocket, pid: process.pid })}\n`,
+  );
 
   let stopping = false;
   const stop = (why: string): void => {
@@ -81,7 +85,8 @@ export async function runProxyMain(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
   runProxyMain().catch((e: unknown) => {
     const err = toDroverError(e);

@@ -15,7 +15,13 @@ import { DroverError, type ErrorCode } from '../errors.ts';
 import { type LeaseAck, type RegisterResponse, verifyAck } from '../scheduler/protocol.ts';
 import type { Credentials } from '../signing/index.ts';
 import { signRequest } from '../signing/index.ts';
-import { LeaseCheck, type ClockReading, type Refusal, defaultJumpThreshold, realClock } from './lease-check.ts';
+import {
+  LeaseCheck,
+  type ClockReading,
+  type Refusal,
+  defaultJumpThreshold,
+  realClock,
+} from './lease-check.ts';
 
 export interface ProxyOptions {
   /** The Drover server's base URL (`http://127.0.0.1:7800`). */
@@ -89,7 +95,13 @@ const STRIPPED_REQUEST = new Set([
   'x-amz-security-token',
   'x-drover-nonce',
 ]);
-const STRIPPED_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
+const STRIPPED_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+]);
 
 /** Set on answers the proxy made itself (refusals, unreachable destinations), never on forwarded ones. */
 export const PROXY_ERROR_HEADER = 'drover-proxy-error';
@@ -119,7 +131,12 @@ export class SigningProxy {
     this.serverUrl = new URL(opts.serverUrl);
     this.controlSocket = path.join(opts.dir, 'control.sock');
     // No lease until the first acknowledged heartbeat of a registration: closed from the start.
-    this.gate = new LeaseCheck({ workerId: '', leaseTtlMs: 10_000, marginMs: 1_000, jumpThresholdMs: opts.jumpThresholdMs ?? 1_000 });
+    this.gate = new LeaseCheck({
+      workerId: '',
+      leaseTtlMs: 10_000,
+      marginMs: 1_000,
+      jumpThresholdMs: opts.jumpThresholdMs ?? 1_000,
+    });
   }
 
   async start(): Promise<void> {
@@ -158,7 +175,11 @@ export class SigningProxy {
       lease_remaining_ms: snap.validUntil === null ? null : Math.max(0, Math.round(snap.validUntil - now)),
       tasks: snap.tasks,
       jumped: snap.jumped,
-      endpoints: [...this.endpoints.values()].map((e) => ({ ...e.info, inflight: e.inflight.size, refusing: e.refusing })),
+      endpoints: [...this.endpoints.values()].map((e) => ({
+        ...e.info,
+        inflight: e.inflight.size,
+        refusing: e.refusing,
+      })),
     };
   }
 
@@ -171,9 +192,20 @@ export class SigningProxy {
 
     if (url.pathname === '/_proxy/status' && method === 'GET') return sendJson(res, 200, this.status());
     if (url.pathname === '/_proxy/tasks' && method === 'POST') {
-      const body = parseJson(await readBody(req, 64 * 1024)) as { task_id?: unknown; token?: unknown; transport?: unknown };
-      if (typeof body?.task_id !== 'string' || body.task_id === '' || (typeof body.token !== 'number' && typeof body.token !== 'string')) {
-        throw new DroverError('VALIDATION', 'expected { task_id: string, token: number, transport?: "unix"|"tcp" }');
+      const body = parseJson(await readBody(req, 64 * 1024)) as {
+        task_id?: unknown;
+        token?: unknown;
+        transport?: unknown;
+      };
+      if (
+        typeof body?.task_id !== 'string' ||
+        body.task_id === '' ||
+        (typeof body.token !== 'number' && typeof body.token !== 'string')
+      ) {
+        throw new DroverError(
+          'VALIDATION',
+          'expected { task_id: string, token: number, transport?: "unix"|"tcp" }',
+        );
       }
       const transport: TaskTransport = body.transport === 'tcp' ? 'tcp' : 'unix';
       const info = await this.openEndpoint(body.task_id, String(body.token), transport);
@@ -182,11 +214,14 @@ export class SigningProxy {
     if (parts[0] === '_proxy' && parts[1] === 'tasks' && parts[2] && method === 'DELETE') {
       const taskId = decodeURIComponent(parts[2]);
       const token = url.searchParams.get('token');
-      const eps = [...this.endpoints.values()].filter((e) => e.taskId === taskId && (token === null || e.token === token));
+      const eps = [...this.endpoints.values()].filter(
+        (e) => e.taskId === taskId && (token === null || e.token === token),
+      );
       for (const ep of eps) await this.closeEndpoint(ep);
       return sendJson(res, 200, { closed: eps.length });
     }
-    if (!url.pathname.startsWith('/api/v1/')) throw new DroverError('NOT_FOUND', `no control route ${method} ${url.pathname}`);
+    if (!url.pathname.startsWith('/api/v1/'))
+      throw new DroverError('NOT_FOUND', `no control route ${method} ${url.pathname}`);
 
     const body = await readBody(req, MAX_BODY_BYTES);
     if (url.pathname === '/api/v1/workers/register' && method === 'POST') return this.register(body, res);
@@ -198,26 +233,53 @@ export class SigningProxy {
     // (the server checks fences on task routes itself).
     const wait = Number(url.searchParams.get('wait_ms') ?? 0);
     const timeout = (Number.isFinite(wait) ? wait : 0) + 15_000;
-    const up = await this.forwardToServer(method, url.pathname + url.search, body, pickHeaders(req, ['content-type', 'drover-fence']), timeout);
+    const up = await this.forwardToServer(
+      method,
+      url.pathname + url.search,
+      body,
+      pickHeaders(req, ['content-type', 'drover-fence']),
+      timeout,
+    );
     sendRaw(res, up.status, up.headers, up.body);
   }
 
   private async register(body: Buffer, res: http.ServerResponse): Promise<void> {
     const input = parseJson(body.toString('utf8')) as Record<string, unknown> | null;
-    if (!input || typeof input !== 'object') throw new DroverError('VALIDATION', 'register: expected a JSON object');
+    if (!input || typeof input !== 'object')
+      throw new DroverError('VALIDATION', 'register: expected a JSON object');
     const payload = { ...input, proxy_pid: process.pid };
-    const up = await this.forwardToServer('POST', '/api/v1/workers/register', Buffer.from(JSON.stringify(payload)), { 'content-type': 'application/json' }, 15_000);
+    const up = await this.forwardToServer(
+      'POST',
+      '/api/v1/workers/register',
+      Buffer.from(JSON.stringify(payload)),
+      { 'content-type': 'application/json' },
+      15_000,
+    );
     if (up.status < 200 || up.status >= 300) return sendRaw(res, up.status, up.headers, up.body);
     const reg = parseJson(up.body.toString('utf8')) as RegisterResponse | null;
-    if (!reg || typeof reg.worker_id !== 'string' || typeof reg.ack_key !== 'string' || !/^[0-9a-f]+$/i.test(reg.ack_key)) {
+    if (
+      !reg ||
+      typeof reg.worker_id !== 'string' ||
+      typeof reg.ack_key !== 'string' ||
+      !/^[0-9a-f]+$/i.test(reg.ack_key)
+    ) {
       throw new DroverError('INTERNAL', 'the server answered register without worker_id / ack_key');
     }
     const margin = positive(reg.margin_ms, 1_000);
     const ttl = positive(reg.lease_ttl_ms, 10_000);
     const grace = positive(reg.lease_grace_ms, 5_000);
     // Shorter than the quarantine, so a call let out just before the cutoff has drained before reassignment.
-    const upstreamTimeoutMs = Math.min(positive(reg.upstream_timeout_ms, grace - Math.min(1_000, grace / 5)), grace - 1);
-    this.registration = { workerId: reg.worker_id, name: String(input['name'] ?? reg.worker_id), ackKey: reg.ack_key, upstreamTimeoutMs, leaseTtlMs: ttl };
+    const upstreamTimeoutMs = Math.min(
+      positive(reg.upstream_timeout_ms, grace - Math.min(1_000, grace / 5)),
+      grace - 1,
+    );
+    this.registration = {
+      workerId: reg.worker_id,
+      name: String(input['name'] ?? reg.worker_id),
+      ackKey: reg.ack_key,
+      upstreamTimeoutMs,
+      leaseTtlMs: ttl,
+    };
     this.gate.reset({
       workerId: reg.worker_id,
       leaseTtlMs: ttl,
@@ -226,21 +288,34 @@ export class SigningProxy {
     });
     this.enforce();
     const { ack_key: _secret, ...visible } = reg;
-    this.log('info', 'registered', { worker_id: reg.worker_id, lease_ttl_ms: ttl, margin_ms: margin, upstream_timeout_ms: upstreamTimeoutMs });
+    this.log('info', 'registered', {
+      worker_id: reg.worker_id,
+      lease_ttl_ms: ttl,
+      margin_ms: margin,
+      upstream_timeout_ms: upstreamTimeoutMs,
+    });
     sendJson(res, up.status, { ...visible, proxy_pid: process.pid });
   }
 
   private async heartbeat(workerId: string, body: Buffer, res: http.ServerResponse): Promise<void> {
     const reg = this.registration;
-    if (!reg || reg.workerId !== workerId) throw new DroverError('WORKER_UNKNOWN', 'heartbeat before register (through this proxy)');
+    if (!reg || reg.workerId !== workerId)
+      throw new DroverError('WORKER_UNKNOWN', 'heartbeat before register (through this proxy)');
     const hb = parseJson(body.toString('utf8')) as { seq?: unknown } | null;
     const seq = hb && typeof hb.seq === 'number' && Number.isSafeInteger(hb.seq) ? hb.seq : null;
-    if (seq === null) throw new DroverError('VALIDATION', 'heartbeat: expected { seq: integer, tasks: [id] }');
+    if (seq === null)
+      throw new DroverError('VALIDATION', 'heartbeat: expected { seq: integer, tasks: [id] }');
     // The send time is taken BEFORE the heartbeat leaves: the window is counted from here.
     this.gate.onSend(seq, this.clock());
     let up: Upstream;
     try {
-      up = await this.forwardToServer('POST', `/api/v1/workers/${encodeURIComponent(workerId)}/heartbeat`, body, { 'content-type': 'application/json' }, reg.leaseTtlMs);
+      up = await this.forwardToServer(
+        'POST',
+        `/api/v1/workers/${encodeURIComponent(workerId)}/heartbeat`,
+        body,
+        { 'content-type': 'application/json' },
+        reg.leaseTtlMs,
+      );
     } catch (e) {
       this.gate.onLoss(seq, this.clock());
       throw e;
@@ -274,7 +349,11 @@ export class SigningProxy {
 
   // ---- task endpoints ----------------------------------------------------------------------------
 
-  private async openEndpoint(taskId: string, token: string, transport: TaskTransport): Promise<TaskEndpointInfo> {
+  private async openEndpoint(
+    taskId: string,
+    token: string,
+    transport: TaskTransport,
+  ): Promise<TaskEndpointInfo> {
     if (this.closed) throw new DroverError('INTERNAL', 'the proxy is shutting down');
     const id = randomBytes(9).toString('base64url');
     const server = http.createServer();
@@ -307,7 +386,11 @@ export class SigningProxy {
     if (ep.info.socket_dir) rmSync(ep.info.socket_dir, { recursive: true, force: true });
   }
 
-  private async handleTask(ep: TaskEndpoint, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handleTask(
+    ep: TaskEndpoint,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
     const method = req.method ?? 'GET';
     const target = this.resolveTarget(req);
     if (!this.admit(ep, res)) return;
@@ -330,7 +413,8 @@ export class SigningProxy {
     } else if (this.opts.credentials) {
       out = await signRequest({ method, url: target, headers, body }, this.opts.credentials);
     } else {
-      if (!this.warnedUnsigned) this.log('warn', 'no simulator credentials: calls to other destinations go out unsigned');
+      if (!this.warnedUnsigned)
+        this.log('warn', 'no simulator credentials: calls to other destinations go out unsigned');
       this.warnedUnsigned = true;
       out = { ...headers, host: target.host };
     }
@@ -343,7 +427,7 @@ export class SigningProxy {
   /** The real destination: `Drover-Target-Url`, else an absolute-form request line, else the server. */
   private resolveTarget(req: http.IncomingMessage): URL {
     const header = req.headers['drover-target-url'];
-    const raw = typeof header === 'string' && header !== '' ? header : req.url ?? '/';
+    const raw = typeof header === 'string' && header !== '' ? header : (req.url ?? '/');
     let url: URL;
     try {
       // A relative path means the Drover server (the task's spec, events, state routes).
@@ -351,7 +435,8 @@ export class SigningProxy {
     } catch {
       throw new DroverError('VALIDATION', `not a URL: ${raw.slice(0, 200)}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new DroverError('VALIDATION', `unsupported scheme ${url.protocol}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new DroverError('VALIDATION', `unsupported scheme ${url.protocol}`);
     return url;
   }
 
@@ -368,13 +453,26 @@ export class SigningProxy {
   }
 
   private refuse(ep: TaskEndpoint, res: http.ServerResponse, reason: Refusal): void {
-    if (ep.refusing !== reason) this.log('warn', 'lease not valid: refusing calls', { task_id: ep.taskId, reason });
+    if (ep.refusing !== reason)
+      this.log('warn', 'lease not valid: refusing calls', { task_id: ep.taskId, reason });
     ep.refusing = reason;
     this.cut(ep, reason);
-    sendError(res, 'LEASE_EXPIRED', `the lease of task ${ep.taskId} is not valid (${reason}); the call was refused`, { task_id: ep.taskId, reason });
+    sendError(
+      res,
+      'LEASE_EXPIRED',
+      `the lease of task ${ep.taskId} is not valid (${reason}); the call was refused`,
+      { task_id: ep.taskId, reason },
+    );
   }
 
-  private sendUpstream(ep: TaskEndpoint, method: string, target: URL, headers: Record<string, string>, body: string, res: http.ServerResponse): void {
+  private sendUpstream(
+    ep: TaskEndpoint,
+    method: string,
+    target: URL,
+    headers: Record<string, string>,
+    body: string,
+    res: http.ServerResponse,
+  ): void {
     const timeoutMs = this.registration?.upstreamTimeoutMs ?? FALLBACK_UPSTREAM_TIMEOUT_MS;
     const isHttps = target.protocol === 'https:';
     // agent: false — one socket per call, never pooled, so cutting a call leaves nothing open behind it.
@@ -395,7 +493,8 @@ export class SigningProxy {
     };
     up.on('response', (upRes) => {
       const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(upRes.headers)) if (v !== undefined && !STRIPPED_RESPONSE.has(k)) out[k] = v;
+      for (const [k, v] of Object.entries(upRes.headers))
+        if (v !== undefined && !STRIPPED_RESPONSE.has(k)) out[k] = v;
       res.writeHead(upRes.statusCode ?? 502, out);
       upRes.pipe(res);
       upRes.on('end', done);
@@ -408,12 +507,19 @@ export class SigningProxy {
       done();
       if (res.headersSent) return void res.destroy();
       if (err instanceof UpstreamCut && err.reason !== 'timeout') {
-        return sendError(res, 'LEASE_EXPIRED', `the lease of task ${ep.taskId} ended during the call (${err.reason}); the call was cut`, { task_id: ep.taskId, reason: err.reason });
+        return sendError(
+          res,
+          'LEASE_EXPIRED',
+          `the lease of task ${ep.taskId} ended during the call (${err.reason}); the call was cut`,
+          { task_id: ep.taskId, reason: err.reason },
+        );
       }
       const timedOut = err instanceof UpstreamCut;
       const e = new DroverError(
         'UPSTREAM_UNREACHABLE',
-        timedOut ? `no answer from ${target.origin} within ${timeoutMs} ms` : `${target.origin}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+        timedOut
+          ? `no answer from ${target.origin} within ${timeoutMs} ms`
+          : `${target.origin}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
       );
       // The header tells the task's client that no response was had (a TransientError), not an answer.
       res.setHeader(PROXY_ERROR_HEADER, 'upstream-unreachable');
@@ -458,7 +564,13 @@ export class SigningProxy {
 
   // ---- plumbing ----------------------------------------------------------------------------------
 
-  private forwardToServer(method: string, pathAndQuery: string, body: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<Upstream> {
+  private forwardToServer(
+    method: string,
+    pathAndQuery: string,
+    body: Buffer,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<Upstream> {
     const target = new URL(pathAndQuery, this.serverUrl);
     return new Promise<Upstream>((resolve, reject) => {
       const isHttps = target.protocol === 'https:';
@@ -501,7 +613,8 @@ export class SigningProxy {
   }
 
   private fail(res: http.ServerResponse, e: unknown): void {
-    const err = e instanceof DroverError ? e : new DroverError('INTERNAL', e instanceof Error ? e.message : String(e));
+    const err =
+      e instanceof DroverError ? e : new DroverError('INTERNAL', e instanceof Error ? e.message : String(e));
     if (err.code === 'INTERNAL') this.log('error', 'proxy error', { message: err.message });
     if (res.headersSent) return void res.destroy();
     sendJson(res, err.status, err.toJSON());
@@ -581,12 +694,22 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
-function sendRaw(res: http.ServerResponse, status: number, headers: Record<string, string>, body: Buffer): void {
+function sendRaw(
+  res: http.ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer,
+): void {
   res.writeHead(status, { ...headers, 'content-length': body.length });
   res.end(body);
 }
 
-function sendError(res: http.ServerResponse, code: ErrorCode, message: string, details: Record<string, unknown>): void {
+function sendError(
+  res: http.ServerResponse,
+  code: ErrorCode,
+  message: string,
+  details: Record<string, unknown>,
+): void {
   if (res.headersSent) return void res.destroy();
   const err = new DroverError(code, message, { details });
   res.setHeader(PROXY_ERROR_HEADER, code === 'LEASE_EXPIRED' ? 'lease-expired' : code.toLowerCase());

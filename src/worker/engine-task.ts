@@ -14,7 +14,11 @@ import type { TaskSpec } from '../scheduler/protocol.ts';
 import { stageInputs } from './sandbox.ts';
 import type { TaskContext } from './task-main.ts';
 
-export async function runEngineTask(kind: 'plan' | 'apply' | 'destroy', raw: Record<string, unknown>, ctx: TaskContext): Promise<unknown> {
+export async function runEngineTask(
+  kind: 'plan' | 'apply' | 'destroy',
+  raw: Record<string, unknown>,
+  ctx: TaskContext,
+): Promise<unknown> {
   const spec = raw as unknown as TaskSpec;
   if (!spec.flock?.files || typeof spec.target !== 'string') {
     throw new DroverError('VALIDATION', 'task spec: expected { flock: { files }, target, artifacts }');
@@ -23,7 +27,11 @@ export async function runEngineTask(kind: 'plan' | 'apply' | 'destroy', raw: Rec
   if (!existsSync(path.join(flockDir, 'flock.yaml'))) stageInputs(ctx.staging, spec.flock.files);
   const catalog = defaultCatalog();
   const config = await loadFlock(flockDir, catalog);
-  const state = new HttpStateBackend({ http: ctx.http, serverUrl: process.env['DROVER_SERVER'] ?? 'http://127.0.0.1:7800', taskId: ctx.taskId });
+  const state = new HttpStateBackend({
+    http: ctx.http,
+    serverUrl: process.env['DROVER_SERVER'] ?? 'http://127.0.0.1:7800',
+    taskId: ctx.taskId,
+  });
   const opts = {
     catalog,
     state,
@@ -51,11 +59,16 @@ export async function runEngineTask(kind: 'plan' | 'apply' | 'destroy', raw: Rec
     writeFileSync(path.join(outputs, 'plan.json'), JSON.stringify(p, null, 2));
     return { plan: p };
   }
-  const result = await apply(config, inputs, { ...opts, ...(spec.plan ? { approvedPlan: spec.plan as Plan } : {}) });
+  const result = await apply(config, inputs, {
+    ...opts,
+    ...(spec.plan ? { approvedPlan: spec.plan as Plan } : {}),
+  });
   writeFileSync(path.join(outputs, 'result.json'), JSON.stringify(result, null, 2));
   if (!result.ok) {
     const failed = result.results.filter((r) => !r.ok).map((r) => `${r.address}: ${r.error ?? 'failed'}`);
-    throw new DroverError('APPLY_FAILED', `${failed.length} operation(s) failed: ${failed.join('; ')}`, { details: { results: result.results } });
+    throw new DroverError('APPLY_FAILED', `${failed.length} operation(s) failed: ${failed.join('; ')}`, {
+      details: { results: result.results },
+    });
   }
   return { serial: result.serial, results: result.results, plan: result.plan };
 }

@@ -12,7 +12,8 @@ import { credentialsFromEnv, type Credentials } from '../signing/index.ts';
 import type { SandboxMode } from './sandbox.ts';
 import { Worker } from './worker.ts';
 
-const USAGE = 'usage: drover worker --server URL [--capacity N] [--name NAME] [--token T] [--work-dir DIR] [--sandbox auto|bwrap|none] [--keep-staging]';
+const USAGE =
+  'usage: drover worker --server URL [--capacity N] [--name NAME] [--token T] [--work-dir DIR] [--sandbox auto|bwrap|none] [--keep-staging]';
 
 /** Parses flags (a leading `worker` is skipped), runs until SIGTERM / SIGINT, and resolves the exit code. */
 export async function runWorkerCli(argv: readonly string[]): Promise<number> {
@@ -40,24 +41,33 @@ export async function runWorkerCli(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const server = (values['server'] as string | undefined) ?? process.env['DROVER_SERVER'] ?? 'http://127.0.0.1:7800';
+  const server =
+    (values['server'] as string | undefined) ?? process.env['DROVER_SERVER'] ?? 'http://127.0.0.1:7800';
   try {
     new URL(server);
   } catch {
     throw new DroverError('USAGE', `--server: not a URL: ${server}`);
   }
   const token = (values['token'] as string | undefined) ?? process.env['DROVER_TOKEN'];
-  if (!token) throw new DroverError('USAGE', `a worker token is required (--token or DROVER_TOKEN)\n${USAGE}`);
+  if (!token)
+    throw new DroverError('USAGE', `a worker token is required (--token or DROVER_TOKEN)\n${USAGE}`);
   const capacity = values['capacity'] === undefined ? 1 : Number(values['capacity']);
-  if (!Number.isInteger(capacity) || capacity < 1) throw new DroverError('USAGE', `--capacity must be a positive integer, got ${String(values['capacity'])}`);
+  if (!Number.isInteger(capacity) || capacity < 1)
+    throw new DroverError(
+      'USAGE',
+      `--capacity must be a positive integer, got ${String(values['capacity'])}`,
+    );
   const sandbox = (values['sandbox'] as string | undefined) ?? 'auto';
-  if (sandbox !== 'auto' && sandbox !== 'bwrap' && sandbox !== 'none') throw new DroverError('USAGE', `--sandbox must be auto, bwrap or none, got ${sandbox}`);
+  if (sandbox !== 'auto' && sandbox !== 'bwrap' && sandbox !== 'none')
+    throw new DroverError('USAGE', `--sandbox must be auto, bwrap or none, got ${sandbox}`);
 
   let credentials: Credentials | null = null;
   try {
     credentials = credentialsFromEnv();
   } catch {
-    process.stderr.write(`${JSON.stringify({ level: 'warn', component: 'worker', msg: 'no DROVER_SIM_ACCESS_KEY / DROVER_SIM_SECRET_KEY: task calls to services will go out unsigned' })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'warn', component: 'worker', msg: 'no DROVER_SIM_ACCESS_KEY / DROVER_SIM_SECRET_KEY: task calls to services will go out unsigned' })}\n`,
+    );
   }
   // The keys are the proxy's now; nothing else this process starts should ever see them.
   delete process.env['DROVER_SIM_ACCESS_KEY'];
@@ -92,7 +102,8 @@ export async function runWorkerCli(argv: readonly string[]): Promise<number> {
   });
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
   runWorkerCli(process.argv.slice(2)).then(
     (code) => process.exit(code),

@@ -24,7 +24,10 @@ export interface ControlAnswer {
 }
 
 /** Starts `src/proxy/main.ts` and waits for its ready line. Its stderr (JSON logs) is inherited. */
-export async function startProxyProcess(boot: ProxyBootConfig, opts: { readonly readyTimeoutMs?: number } = {}): Promise<ProxyProcess> {
+export async function startProxyProcess(
+  boot: ProxyBootConfig,
+  opts: { readonly readyTimeoutMs?: number } = {},
+): Promise<ProxyProcess> {
   // Only what Node needs: the proxy's credentials come on stdin, and it must not inherit the worker's.
   const env: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) {
@@ -47,7 +50,8 @@ export async function startProxyProcess(boot: ProxyBootConfig, opts: { readonly 
       clearTimeout(timer);
       try {
         const v = JSON.parse(line) as { ready?: boolean; control?: string; pid?: number };
-        if (v.ready && typeof v.control === 'string') resolve({ control: v.control, pid: v.pid ?? child.pid ?? 0 });
+        if (v.ready && typeof v.control === 'string')
+          resolve({ control: v.control, pid: v.pid ?? child.pid ?? 0 });
         else reject(new DroverError('INTERNAL', `the signing proxy said: ${line}`));
       } catch {
         reject(new DroverError('INTERNAL', `the signing proxy said: ${line}`));
@@ -55,7 +59,9 @@ export async function startProxyProcess(boot: ProxyBootConfig, opts: { readonly 
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new DroverError('INTERNAL', `the signing proxy exited at start (code ${code}, signal ${signal})`));
+      reject(
+        new DroverError('INTERNAL', `the signing proxy exited at start (code ${code}, signal ${signal})`),
+      );
     });
   });
   return {
@@ -88,11 +94,16 @@ export function controlRequest(
       path,
       headers: {
         accept: 'application/json',
-        ...(text ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) } : {}),
+        ...(text
+          ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }
+          : {}),
         ...opts.headers,
       },
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 30_000} ms`)),
+      opts.timeoutMs ?? 30_000,
+    );
     req.on('error', (e) => {
       clearTimeout(timer);
       reject(new DroverError('SERVER_UNREACHABLE', `${method} ${path} via the proxy: ${e.message}`));

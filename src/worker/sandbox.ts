@@ -22,12 +22,36 @@ let probed: SandboxProbe | null = null;
 /** Tries bubblewrap once per process with the very flags tasks get; cached. */
 export function probeSandbox(): SandboxProbe {
   if (probed) return probed;
-  const r = spawnSync('bwrap', ['--die-with-parent', '--unshare-net', '--unshare-pid', '--unshare-ipc', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', 'true'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 10_000,
-  });
-  if (r.error) probed = { bwrap: false, why: `bwrap not usable: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}` };
-  else if (r.status !== 0) probed = { bwrap: false, why: `bwrap failed here: ${r.stderr.toString('utf8').trim().slice(0, 200)}` };
+  const r = spawnSync(
+    'bwrap',
+    [
+      '--die-with-parent',
+      '--unshare-net',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--tmpfs',
+      '/tmp',
+      'true',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 10_000,
+    },
+  );
+  if (r.error)
+    probed = {
+      bwrap: false,
+      why: `bwrap not usable: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`,
+    };
+  else if (r.status !== 0)
+    probed = { bwrap: false, why: `bwrap failed here: ${r.stderr.toString('utf8').trim().slice(0, 200)}` };
   else probed = { bwrap: true };
   return probed;
 }
@@ -76,7 +100,10 @@ export function stageInputs(staging: string, files: Readonly<Record<string, stri
   for (const [name, content] of Object.entries(files ?? {})) {
     const dest = path.resolve(flockDir, name);
     if (path.isAbsolute(name) || !dest.startsWith(flockDir + path.sep)) {
-      throw new DroverError('VALIDATION', `task spec: flock file name "${name}" leaves the staging directory`);
+      throw new DroverError(
+        'VALIDATION',
+        `task spec: flock file name "${name}" leaves the staging directory`,
+      );
     }
     mkdirSync(path.dirname(dest), { recursive: true });
     writeFileSync(dest, content, { mode: 0o600 });
@@ -93,7 +120,12 @@ export function spawnTask(l: TaskLaunch): ChildProcess {
   const node = [process.execPath, ...nodeArgsFor(import.meta.url, './task-main.ts')];
   const env = taskEnvironment(l);
   if (l.sandbox === 'none') {
-    return spawn(node[0] as string, node.slice(1), { cwd: l.staging, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    return spawn(node[0] as string, node.slice(1), {
+      cwd: l.staging,
+      env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   }
   const args = [
     '--die-with-parent',
@@ -101,17 +133,29 @@ export function spawnTask(l: TaskLaunch): ChildProcess {
     '--unshare-pid', // and no view of other processes (the worker's /proc/PID/environ holds the keys)
     '--unshare-ipc',
     '--unshare-uts',
-    '--ro-bind', '/', '/',
-    '--dev', '/dev',
-    '--proc', '/proc',
-    '--tmpfs', '/tmp',
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--tmpfs',
+    '/tmp',
     // Hide the proxy's control socket and other tasks' sockets, and other tasks' staging directories…
-    '--tmpfs', l.proxyDir,
-    '--tmpfs', l.stagingRoot,
+    '--tmpfs',
+    l.proxyDir,
+    '--tmpfs',
+    l.stagingRoot,
     // …then bring back only this task's own.
-    '--bind', l.proxySocketDir, l.proxySocketDir,
-    '--bind', l.staging, l.staging,
-    '--chdir', l.staging,
+    '--bind',
+    l.proxySocketDir,
+    l.proxySocketDir,
+    '--bind',
+    l.staging,
+    l.staging,
+    '--chdir',
+    l.staging,
     '--',
     ...node,
   ];

@@ -41,10 +41,20 @@ export class ProxyHttpClient implements HttpClient {
     headers['drover-target-url'] = target.href;
     const label = `${req.method} ${target.origin}${target.pathname}`;
     return new Promise<HttpResponse>((resolve, reject) => {
-      const cr = http.request({ socketPath: this.opts.socketPath, method: req.method, path: target.pathname + target.search, headers, agent: false });
+      const cr = http.request({
+        socketPath: this.opts.socketPath,
+        method: req.method,
+        path: target.pathname + target.search,
+        headers,
+        agent: false,
+      });
       const timeoutMs = this.opts.timeoutMs ?? 60_000;
-      const timer = setTimeout(() => cr.destroy(new TransientError(`${label}: no response within ${timeoutMs} ms`)), timeoutMs);
-      const onAbort = (): void => void cr.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted'));
+      const timer = setTimeout(
+        () => cr.destroy(new TransientError(`${label}: no response within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onAbort = (): void =>
+        void cr.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error('aborted'));
       req.signal?.addEventListener('abort', onAbort, { once: true });
       const settle = (): void => {
         clearTimeout(timer);
@@ -66,9 +76,11 @@ export class ProxyHttpClient implements HttpClient {
           settle();
           const text = Buffer.concat(chunks).toString('utf8');
           const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
           const proxyError = out[PROXY_ERROR_HEADER];
-          if (proxyError === 'upstream-unreachable') return reject(new TransientError(`${label}: ${messageOf(text)}`, res.statusCode));
+          if (proxyError === 'upstream-unreachable')
+            return reject(new TransientError(`${label}: ${messageOf(text)}`, res.statusCode));
           if (proxyError === 'lease-expired') {
             // Nothing reached the service, and nothing will while this worker's lease is gone: stop the task.
             return reject(new DroverError('LEASE_EXPIRED', `${label}: ${messageOf(text)}`));

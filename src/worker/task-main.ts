@@ -53,7 +53,11 @@ class EventStream {
     if (events.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        await this.http.request({ method: 'POST', url: `/api/v1/tasks/${encodeURIComponent(this.taskId)}/events`, body: { token: this.token, events } });
+        await this.http.request({
+          method: 'POST',
+          url: `/api/v1/tasks/${encodeURIComponent(this.taskId)}/events`,
+          body: { token: this.token, events },
+        });
       } catch {
         /* refused or unreachable: the completion (or its absence) is what counts */
       }
@@ -94,7 +98,10 @@ async function simCalls(spec: Record<string, unknown>, ctx: TaskContext): Promis
   const statuses: number[] = [];
   for (let i = 0; i < count; i++) {
     if (ctx.signal.aborted) throw new Error('cancelled');
-    const name = `${prefix}-${i}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 60);
+    const name = `${prefix}-${i}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 60);
     const res = await ctx.http.request({
       method: 'POST',
       url: `${base}/regions/${region}/buckets`,
@@ -103,7 +110,8 @@ async function simCalls(spec: Record<string, unknown>, ctx: TaskContext): Promis
     });
     statuses.push(res.status);
     ctx.log('call', { i, status: res.status });
-    if (res.status >= 400) throw new Error(`call ${i} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+    if (res.status >= 400)
+      throw new Error(`call ${i} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
     if (delay > 0 && i < count - 1) await new Promise((r) => setTimeout(r, delay));
   }
   return { calls: statuses.length, statuses };
@@ -167,7 +175,9 @@ export async function runTaskMain(): Promise<number> {
     return 4;
   }
   if (specRes.status !== 200) {
-    process.stderr.write(`task-main: spec answered ${specRes.status}: ${JSON.stringify(specRes.body).slice(0, 300)}\n`);
+    process.stderr.write(
+      `task-main: spec answered ${specRes.status}: ${JSON.stringify(specRes.body).slice(0, 300)}\n`,
+    );
     return 4;
   }
   const task = specRes.body as TaskSpecResponse & { kind: string };
@@ -190,15 +200,28 @@ export async function runTaskMain(): Promise<number> {
   } catch (e) {
     const err = toDroverError(e);
     status = 'failed';
-    body = { status, error: { code: err.code, message: err.message, ...(Object.keys(err.details).length ? { details: err.details } : {}) } };
+    body = {
+      status,
+      error: {
+        code: err.code,
+        message: err.message,
+        ...(Object.keys(err.details).length ? { details: err.details } : {}),
+      },
+    };
     events.push({ type: 'log', level: 'error', message: err.message, code: err.code });
   }
   events.push({ type: 'status', status });
   await events.flush();
   try {
-    const res = await http.request({ method: 'POST', url: `/api/v1/tasks/${encodeURIComponent(taskId)}/complete`, body });
+    const res = await http.request({
+      method: 'POST',
+      url: `/api/v1/tasks/${encodeURIComponent(taskId)}/complete`,
+      body,
+    });
     if (res.status < 200 || res.status >= 300) {
-      process.stderr.write(`task-main: completion answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}\n`);
+      process.stderr.write(
+        `task-main: completion answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}\n`,
+      );
       return 3;
     }
   } catch (e) {
@@ -208,7 +231,8 @@ export async function runTaskMain(): Promise<number> {
   return status === 'succeeded' ? 0 : 1;
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
   runTaskMain().then(
     (code) => process.exit(code),

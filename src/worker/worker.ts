@@ -72,7 +72,9 @@ interface Registration {
 }
 
 function defaultLog(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'worker', pid: process.pid, msg, ...fields })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level, component: 'worker', pid: process.pid, msg, ...fields })}\n`,
+  );
 }
 
 const key = (taskId: string, token: number): string => `${taskId}:${token}`;
@@ -102,7 +104,8 @@ export class Worker {
     this.log = opts.log ?? defaultLog;
     this.name = opts.name ?? `${os.hostname()}-${process.pid}`;
     this.capacity = opts.capacity ?? 1;
-    if (!Number.isInteger(this.capacity) || this.capacity < 1) throw new DroverError('USAGE', '--capacity must be a positive integer');
+    if (!Number.isInteger(this.capacity) || this.capacity < 1)
+      throw new DroverError('USAGE', '--capacity must be a positive integer');
     this.ownsWorkDir = opts.workDir === undefined;
     this.workDir = opts.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'drover-worker-'));
     const mode = opts.sandbox ?? 'auto';
@@ -113,7 +116,12 @@ export class Worker {
       this.sandbox = probe.bwrap ? 'bwrap' : 'none';
       // Logged once per worker: tasks still reach the world only through the proxy's socket, but
       // nothing stops them from opening other connections.
-      if (!probe.bwrap) this.log('warn', 'sandbox limited: tasks run without network isolation (the proxy is their only signed path out)', { why: probe.why });
+      if (!probe.bwrap)
+        this.log(
+          'warn',
+          'sandbox limited: tasks run without network isolation (the proxy is their only signed path out)',
+          { why: probe.why },
+        );
     }
   }
 
@@ -140,9 +148,19 @@ export class Worker {
       dir: path.join(this.workDir, 'proxy'),
     });
     this.proxy.child.once('exit', (code, signal) => {
-      if (!this.stopped) this.log('error', 'the signing proxy exited: no task call can leave until the worker restarts', { code, signal });
+      if (!this.stopped)
+        this.log('error', 'the signing proxy exited: no task call can leave until the worker restarts', {
+          code,
+          signal,
+        });
     });
-    this.log('info', 'started', { name: this.name, capacity: this.capacity, sandbox: this.sandbox, proxy_pid: this.proxy.pid, server: this.opts.serverUrl });
+    this.log('info', 'started', {
+      name: this.name,
+      capacity: this.capacity,
+      sandbox: this.sandbox,
+      proxy_pid: this.proxy.pid,
+      server: this.opts.serverUrl,
+    });
     await this.register();
     this.scheduleHeartbeat(0);
     this.pollLoop = this.poll();
@@ -162,7 +180,12 @@ export class Worker {
 
   // ---- talking to the server, through the proxy ---------------------------------------------------
 
-  private control(method: string, p: string, body?: unknown, opts: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<ControlAnswer> {
+  private control(
+    method: string,
+    p: string,
+    body?: unknown,
+    opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<ControlAnswer> {
     if (!this.proxy) throw new DroverError('INTERNAL', 'worker not started');
     return controlRequest(this.proxy.controlSocket, method, p, body, opts);
   }
@@ -173,12 +196,21 @@ export class Worker {
       for (let attempt = 0; ; attempt++) {
         if (this.stopped) throw new DroverError('INTERNAL', 'stopped');
         try {
-          const res = await this.control('POST', '/api/v1/workers/register', { name: this.name, host: os.hostname(), pid: process.pid, capacity: this.capacity });
+          const res = await this.control('POST', '/api/v1/workers/register', {
+            name: this.name,
+            host: os.hostname(),
+            pid: process.pid,
+            capacity: this.capacity,
+          });
           if (res.status >= 200 && res.status < 300) {
             const reg = res.body as Registration;
             this.reg = reg;
             this.seq = 0;
-            this.log('info', 'registered', { worker_id: reg.worker_id, heartbeat_ms: reg.heartbeat_ms, lease_ttl_ms: reg.lease_ttl_ms });
+            this.log('info', 'registered', {
+              worker_id: reg.worker_id,
+              heartbeat_ms: reg.heartbeat_ms,
+              lease_ttl_ms: reg.lease_ttl_ms,
+            });
             return reg;
           }
           if (res.status === 401 || res.status === 403) {
@@ -215,7 +247,12 @@ export class Worker {
     const tasks = this.taskIds();
     this.heartbeatsInFlight += 1;
     try {
-      const res = await this.control('POST', `/api/v1/workers/${encodeURIComponent(reg.worker_id)}/heartbeat`, { seq, tasks }, { timeoutMs: reg.lease_ttl_ms });
+      const res = await this.control(
+        'POST',
+        `/api/v1/workers/${encodeURIComponent(reg.worker_id)}/heartbeat`,
+        { seq, tasks },
+        { timeoutMs: reg.lease_ttl_ms },
+      );
       if (this.stopped || this.reg !== reg) return;
       if (res.status === 404) {
         // The scheduler forgot us (gone, or a different database): register again; the proxy starts a
@@ -226,11 +263,18 @@ export class Worker {
         return;
       }
       if (res.status < 200 || res.status >= 300) {
-        this.logUnreachable('heartbeat', new Error(`answered ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`));
+        this.logUnreachable(
+          'heartbeat',
+          new Error(`answered ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`),
+        );
         return;
       }
       const answer = res.body as HeartbeatResponse & { proxy?: { ack?: string } };
-      if (answer.proxy?.ack !== 'accepted') this.log('warn', 'heartbeat answered but the proxy did not accept the ack', { seq, ack: answer.proxy?.ack });
+      if (answer.proxy?.ack !== 'accepted')
+        this.log('warn', 'heartbeat answered but the proxy did not accept the ack', {
+          seq,
+          ack: answer.proxy?.ack,
+        });
       this.reconcile(answer.assignments ?? [], new Set(tasks));
     } catch (e) {
       this.logUnreachable('heartbeat', e);
@@ -248,7 +292,12 @@ export class Worker {
         continue;
       }
       try {
-        const res = await this.control('GET', `/api/v1/workers/${encodeURIComponent(reg.worker_id)}/poll?wait_ms=${wait}`, undefined, { timeoutMs: wait + 20_000 });
+        const res = await this.control(
+          'GET',
+          `/api/v1/workers/${encodeURIComponent(reg.worker_id)}/poll?wait_ms=${wait}`,
+          undefined,
+          { timeoutMs: wait + 20_000 },
+        );
         if (this.stopped) return;
         if (res.status === 200) {
           // A poll answer only adds: what to stop is decided on heartbeat answers, which name what we sent.
@@ -272,7 +321,11 @@ export class Worker {
     const now = Date.now();
     if (now - this.lastUnreachableLog < 5_000) return;
     this.lastUnreachableLog = now;
-    this.log('warn', `${what} failed; retrying (tasks keep running; the proxy stops their calls if the lease lapses)`, { error: toDroverError(e).message });
+    this.log(
+      'warn',
+      `${what} failed; retrying (tasks keep running; the proxy stops their calls if the lease lapses)`,
+      { error: toDroverError(e).message },
+    );
   }
 
   // ---- reconciliation ------------------------------------------------------------------------------
@@ -291,13 +344,20 @@ export class Worker {
       const a = assigned.get(run.taskId);
       if (!a) {
         if (named?.has(run.taskId)) {
-          this.log('warn', 'task no longer assigned here: killing it', { task_id: run.taskId, token: run.token });
+          this.log('warn', 'task no longer assigned here: killing it', {
+            task_id: run.taskId,
+            token: run.token,
+          });
           this.killRun(run, 'unassigned');
         }
         continue;
       }
       if (a.token !== run.token) {
-        this.log('warn', 'task reassigned with a new token: killing the old process', { task_id: run.taskId, old: run.token, new: a.token });
+        this.log('warn', 'task reassigned with a new token: killing the old process', {
+          task_id: run.taskId,
+          old: run.token,
+          new: a.token,
+        });
         this.killRun(run, 'superseded');
         continue;
       }
@@ -309,7 +369,10 @@ export class Worker {
       if (this.finished.has(key(a.task_id, a.token))) continue;
       if (a.control === 'cancel' || a.control === 'kill') continue;
       if (this.taskIds().length >= this.capacity) {
-        this.log('warn', 'assignment beyond capacity ignored', { task_id: a.task_id, capacity: this.capacity });
+        this.log('warn', 'assignment beyond capacity ignored', {
+          task_id: a.task_id,
+          capacity: this.capacity,
+        });
         continue;
       }
       this.startRun(a);
@@ -368,7 +431,8 @@ export class Worker {
     try {
       process.kill(-pid, sig);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.log('warn', 'signal failed', { task_id: run.taskId, sig, error: (e as Error).message });
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH')
+        this.log('warn', 'signal failed', { task_id: run.taskId, sig, error: (e as Error).message });
     }
   }
 
@@ -376,7 +440,18 @@ export class Worker {
     const staging = path.join(this.workDir, 'tasks', `${safeName(a.task_id)}-${a.token}`);
     let markExited = (): void => undefined;
     const exited = new Promise<void>((resolve) => (markExited = resolve));
-    const run: TaskRun = { taskId: a.task_id, token: a.token, phase: 'starting', child: null, stopping: null, wanted: a.control, endpointDir: null, staging, exited, markExited };
+    const run: TaskRun = {
+      taskId: a.task_id,
+      token: a.token,
+      phase: 'starting',
+      child: null,
+      stopping: null,
+      wanted: a.control,
+      endpointDir: null,
+      staging,
+      exited,
+      markExited,
+    };
     this.runs.set(a.task_id, run);
     this.log('info', 'starting task', { task_id: a.task_id, token: a.token, kind: a.kind });
     this.launch(run, a).catch((e: unknown) => {
@@ -390,8 +465,13 @@ export class Worker {
     rmSync(run.staging, { recursive: true, force: true });
     mkdirSync(run.staging, { recursive: true, mode: 0o700 });
     stageInputs(run.staging, spec.flock?.files);
-    const opened = await this.control('POST', '/_proxy/tasks', { task_id: run.taskId, token: run.token, transport: 'unix' });
-    if (opened.status !== 201) throw new DroverError('INTERNAL', `the proxy refused a task endpoint: ${JSON.stringify(opened.body)}`);
+    const opened = await this.control('POST', '/_proxy/tasks', {
+      task_id: run.taskId,
+      token: run.token,
+      transport: 'unix',
+    });
+    if (opened.status !== 201)
+      throw new DroverError('INTERNAL', `the proxy refused a task endpoint: ${JSON.stringify(opened.body)}`);
     const ep = opened.body as { socket: string; socket_dir: string };
     run.endpointDir = ep.socket_dir;
     if (run.stopping || this.stopped) {
@@ -414,7 +494,8 @@ export class Worker {
     run.phase = 'running';
     const prefix = (stream: NodeJS.ReadableStream): void => {
       stream.on('data', (c: Buffer) => {
-        for (const line of c.toString('utf8').split('\n')) if (line) process.stderr.write(`[task ${run.taskId}] ${line}\n`);
+        for (const line of c.toString('utf8').split('\n'))
+          if (line) process.stderr.write(`[task ${run.taskId}] ${line}\n`);
       });
     };
     if (child.stdout) prefix(child.stdout);
@@ -425,24 +506,44 @@ export class Worker {
     if (run.wanted !== 'run') this.applyControl(run, run.wanted);
   }
 
-  private async finish(run: TaskRun, code: number | null, sig: NodeJS.Signals | null, problem: string | null): Promise<void> {
+  private async finish(
+    run: TaskRun,
+    code: number | null,
+    sig: NodeJS.Signals | null,
+    problem: string | null,
+  ): Promise<void> {
     if (run.phase === 'exited') return;
     run.phase = 'exited';
     this.finished.add(key(run.taskId, run.token));
     if (this.runs.get(run.taskId) === run) this.runs.delete(run.taskId);
-    this.log('info', 'task exited', { task_id: run.taskId, token: run.token, code, signal: sig, stopping: run.stopping });
+    this.log('info', 'task exited', {
+      task_id: run.taskId,
+      token: run.token,
+      code,
+      signal: sig,
+      stopping: run.stopping,
+    });
     try {
       if (run.endpointDir !== null && !this.stopped) {
-        await this.control('DELETE', `/_proxy/tasks/${encodeURIComponent(run.taskId)}?token=${run.token}`).catch(() => undefined);
+        await this.control(
+          'DELETE',
+          `/_proxy/tasks/${encodeURIComponent(run.taskId)}?token=${run.token}`,
+        ).catch(() => undefined);
       }
       // 0 / 1: it reported itself. 3 / 4: its lease was not valid (the task lives on elsewhere). Stopped by
       // us: the scheduler asked. Anything else (a crash, an OOM kill) is reported as a failure here.
       const reported = code === 0 || code === 1 || code === 3 || code === 4;
       if (!run.stopping && !reported && !this.stopped) {
-        const error = { code: 'INTERNAL', message: problem ?? `the task process ended unexpectedly (code ${code}, signal ${sig})` };
-        await this.control('POST', `/api/v1/tasks/${encodeURIComponent(run.taskId)}/complete`, { status: 'failed', error }, { headers: { 'drover-fence': key(run.taskId, run.token) } }).catch(
-          () => undefined,
-        );
+        const error = {
+          code: 'INTERNAL',
+          message: problem ?? `the task process ended unexpectedly (code ${code}, signal ${sig})`,
+        };
+        await this.control(
+          'POST',
+          `/api/v1/tasks/${encodeURIComponent(run.taskId)}/complete`,
+          { status: 'failed', error },
+          { headers: { 'drover-fence': key(run.taskId, run.token) } },
+        ).catch(() => undefined);
       }
     } finally {
       if (!this.opts.keepStaging) rmSync(run.staging, { recursive: true, force: true });

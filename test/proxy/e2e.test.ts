@@ -32,7 +32,15 @@ interface JournalEntry {
 
 /** A flock of chained buckets: sequential creates, so the apply takes a while under sim latency. */
 function chainFlock(n: number): string {
-  const lines = ['flock: e2e', 'targets:', '  - name: beta', '    region: sim-1', 'providers:', '  sim: { endpoint: "${env.DROVER_SIM_URL}" }', 'resources:'];
+  const lines = [
+    'flock: e2e',
+    'targets:',
+    '  - name: beta',
+    '    region: sim-1',
+    'providers:',
+    '  sim: { endpoint: "${env.DROVER_SIM_URL}" }',
+    'resources:',
+  ];
   for (let i = 0; i < n; i++) {
     lines.push(`  b${i}:`, '    type: sim.bucket', `    properties: { name: "e2e-b${i}" }`);
     if (i > 0) lines.push(`    depends_on: [b${i - 1}]`);
@@ -40,7 +48,11 @@ function chainFlock(n: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -52,18 +64,32 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 
 function startWorkerProcess(server: TestServer, sim: TestSim, token: string, name: string): ChildProcess {
   const work = tempDir(`drover-e2e-${name}-`);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker/main.ts'), '--server', server.url, '--name', name, '--work-dir', work.dir], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '/',
-      DROVER_TOKEN: token,
-      DROVER_SIM_URL: sim.url,
-      ...sim.keys,
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/worker/main.ts'),
+      '--server',
+      server.url,
+      '--name',
+      name,
+      '--work-dir',
+      work.dir,
+    ],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/',
+        DROVER_TOKEN: token,
+        DROVER_SIM_URL: sim.url,
+        ...sim.keys,
+      },
     },
-  });
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   cleanups.push(async () => {
     try {
@@ -82,78 +108,116 @@ describe('end to end: server + simulator + two worker processes', () => {
   it.each([
     ['SIGKILL', 'kill'],
     ['SIGSTOP … SIGCONT (worker and proxy frozen past the lease)', 'stop'],
-  ] as const)('%s of the worker mid-task: the task finishes on the other worker with a higher token, with no overlapping mutations', async (_label, fault) => {
-    const tdb: TestDb = await openTestDb();
-    cleanups.push(() => tdb.cleanup());
-    const server = await startTestServer(tdb.db, {
-      timing: { heartbeatMs: 300, leaseTtlMs: 2_500, leaseGraceMs: 1_500, marginMs: 500, upstreamTimeoutMs: 1_000, sweepMs: 100, pollMaxMs: 2_000, goneAfterMs: 60_000 },
-    });
-    cleanups.push(() => server.stop());
-    const sim = await startTestSim({ latencyMs: 250 });
-    cleanups.push(() => sim.close());
-
-    const tokenA = await server.mintToken('worker', 'wa');
-    const tokenB = await server.mintToken('worker', 'wb');
-    const a = startWorkerProcess(server, sim, tokenA, 'wa');
-
-    const submitted = await call(server.url, 'POST', '/api/v1/tasks', {
-      token: server.adminToken,
-      body: { kind: 'apply', flock: { files: { 'flock.yaml': chainFlock(12) } }, target: 'beta', artifacts: {} },
-    });
-    expect(submitted.status).toBe(201);
-    const taskId = (submitted.body as { task_id: string }).task_id;
-
-    const journal = async (): Promise<JournalEntry[]> => ((await (await fetch(`${sim.url}/_journal`)).json()) as JournalEntry[]).filter((e) => e.task === taskId);
-    // Mid-task: a few buckets made by worker A.
-    await until('worker A mutating', async () => (await journal()).filter((e) => e.status < 300).length >= 3);
-    const first = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken })).body as { token: number; status: string };
-    expect(first.status).toBe('running');
-
-    startWorkerProcess(server, sim, tokenB, 'wb');
-    await sleep(500);
-    if (fault === 'kill') {
-      // The worker and its proxy (one process group); its task process dies with its lifeline.
-      process.kill(-(a.pid as number), 'SIGKILL');
-    } else {
-      // Worker and proxy frozen; the task process (its own group) runs on, its calls stuck at the proxy.
-      process.kill(-(a.pid as number), 'SIGSTOP');
-      await until('the task to move to worker B', async () => {
-        const t = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken })).body as { token: number };
-        return t.token > first.token;
+  ] as const)(
+    '%s of the worker mid-task: the task finishes on the other worker with a higher token, with no overlapping mutations',
+    async (_label, fault) => {
+      const tdb: TestDb = await openTestDb();
+      cleanups.push(() => tdb.cleanup());
+      const server = await startTestServer(tdb.db, {
+        timing: {
+          heartbeatMs: 300,
+          leaseTtlMs: 2_500,
+          leaseGraceMs: 1_500,
+          marginMs: 500,
+          upstreamTimeoutMs: 1_000,
+          sweepMs: 100,
+          pollMaxMs: 2_000,
+          goneAfterMs: 60_000,
+        },
       });
-      await sleep(1_500);
-      // Thawed while B works: A's proxy must refuse whatever A's task still tries, and A must stop it.
-      process.kill(-(a.pid as number), 'SIGCONT');
-    }
+      cleanups.push(() => server.stop());
+      const sim = await startTestSim({ latencyMs: 250 });
+      cleanups.push(() => sim.close());
 
-    const done = await until(
-      'the task to finish on worker B',
-      async () => {
-        const t = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken })).body as { status: string; token: number; error: unknown };
-        return t.status === 'succeeded' || t.status === 'failed' ? t : null;
-      },
-      60_000,
-    );
-    expect(done.error).toBeNull();
-    expect(done.status).toBe('succeeded');
-    expect(done.token).toBeGreaterThan(first.token);
+      const tokenA = await server.mintToken('worker', 'wa');
+      const tokenB = await server.mintToken('worker', 'wb');
+      const a = startWorkerProcess(server, sim, tokenA, 'wa');
 
-    const entries = await journal();
-    const byToken = new Map<string, JournalEntry[]>();
-    for (const e of entries) byToken.set(String(e.token), [...(byToken.get(String(e.token)) ?? []), e]);
-    expect(byToken.size).toBeGreaterThanOrEqual(2);
-    // Every pair of calls made under different tokens: one ended before the other began.
-    const all = entries.map((e) => ({ token: String(e.token), worker: e.worker, from: Date.parse(e.started), to: Date.parse(e.at) }));
-    for (const x of all) {
-      for (const y of all) {
-        if (x.token === y.token) continue;
-        expect(x.to <= y.from || y.to <= x.from, `overlap: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`).toBe(true);
+      const submitted = await call(server.url, 'POST', '/api/v1/tasks', {
+        token: server.adminToken,
+        body: {
+          kind: 'apply',
+          flock: { files: { 'flock.yaml': chainFlock(12) } },
+          target: 'beta',
+          artifacts: {},
+        },
+      });
+      expect(submitted.status).toBe(201);
+      const taskId = (submitted.body as { task_id: string }).task_id;
+
+      const journal = async (): Promise<JournalEntry[]> =>
+        ((await (await fetch(`${sim.url}/_journal`)).json()) as JournalEntry[]).filter(
+          (e) => e.task === taskId,
+        );
+      // Mid-task: a few buckets made by worker A.
+      await until(
+        'worker A mutating',
+        async () => (await journal()).filter((e) => e.status < 300).length >= 3,
+      );
+      const first = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken }))
+        .body as { token: number; status: string };
+      expect(first.status).toBe('running');
+
+      startWorkerProcess(server, sim, tokenB, 'wb');
+      await sleep(500);
+      if (fault === 'kill') {
+        // The worker and its proxy (one process group); its task process dies with its lifeline.
+        process.kill(-(a.pid as number), 'SIGKILL');
+      } else {
+        // Worker and proxy frozen; the task process (its own group) runs on, its calls stuck at the proxy.
+        process.kill(-(a.pid as number), 'SIGSTOP');
+        await until('the task to move to worker B', async () => {
+          const t = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken }))
+            .body as { token: number };
+          return t.token > first.token;
+        });
+        await sleep(1_500);
+        // Thawed while B works: A's proxy must refuse whatever A's task still tries, and A must stop it.
+        process.kill(-(a.pid as number), 'SIGCONT');
       }
-    }
-    const workers = new Set(entries.map((e) => e.worker));
-    expect(workers).toEqual(new Set(['wa', 'wb']));
-    // All twelve buckets exist exactly once.
-    const buckets = (await sim.resources()).filter((r) => r.kind === 'bucket' && r.name.startsWith('e2e-b'));
-    expect(buckets.map((b) => b.name).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `e2e-b${i}`).sort());
-  });
+
+      const done = await until(
+        'the task to finish on worker B',
+        async () => {
+          const t = (await call(server.url, 'GET', `/api/v1/tasks/${taskId}`, { token: server.adminToken }))
+            .body as { status: string; token: number; error: unknown };
+          return t.status === 'succeeded' || t.status === 'failed' ? t : null;
+        },
+        60_000,
+      );
+      expect(done.error).toBeNull();
+      expect(done.status).toBe('succeeded');
+      expect(done.token).toBeGreaterThan(first.token);
+
+      const entries = await journal();
+      const byToken = new Map<string, JournalEntry[]>();
+      for (const e of entries) byToken.set(String(e.token), [...(byToken.get(String(e.token)) ?? []), e]);
+      expect(byToken.size).toBeGreaterThanOrEqual(2);
+      // Every pair of calls made under different tokens: one ended before the other began.
+      const all = entries.map((e) => ({
+        token: String(e.token),
+        worker: e.worker,
+        from: Date.parse(e.started),
+        to: Date.parse(e.at),
+      }));
+      for (const x of all) {
+        for (const y of all) {
+          if (x.token === y.token) continue;
+          expect(
+            x.to <= y.from || y.to <= x.from,
+            `overlap: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`,
+          ).toBe(true);
+        }
+      }
+      const workers = new Set(entries.map((e) => e.worker));
+      expect(workers).toEqual(new Set(['wa', 'wb']));
+      // All twelve buckets exist exactly once.
+      const buckets = (await sim.resources()).filter(
+        (r) => r.kind === 'bucket' && r.name.startsWith('e2e-b'),
+      );
+      expect(buckets.map((b) => b.name).sort()).toEqual(
+        Array.from({ length: 12 }, (_, i) => `e2e-b${i}`).sort(),
+      );
+    },
+  );
 });

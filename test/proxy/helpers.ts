@@ -30,7 +30,9 @@ export interface Running {
 }
 
 function listen(server: http.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 async function closeServer(server: http.Server): Promise<void> {
@@ -45,7 +47,15 @@ export async function startUpstream(): Promise<Running & { readonly seen: Record
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), aborted: false, answered: false, at: Date.now() };
+      const rec: Recorded = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        aborted: false,
+        answered: false,
+        at: Date.now(),
+      };
       seen.push(rec);
       const u = new URL(req.url ?? '/', 'http://x');
       const answer = (): void => {
@@ -91,7 +101,9 @@ export interface StubScheduler extends Running {
  * The scheduler's worker API, just enough for the proxy and the worker: register, heartbeat (signed
  * acks listing `tasks`), poll, and the task routes.
  */
-export async function startStubScheduler(opts: { ttlMs?: number; marginMs?: number; heartbeatMs?: number; graceMs?: number } = {}): Promise<StubScheduler> {
+export async function startStubScheduler(
+  opts: { ttlMs?: number; marginMs?: number; heartbeatMs?: number; graceMs?: number } = {},
+): Promise<StubScheduler> {
   const token = `wt-${randomBytes(8).toString('hex')}`;
   const ackKey = randomBytes(32).toString('hex');
   const ttlMs = opts.ttlMs ?? 1_500;
@@ -109,18 +121,32 @@ export async function startStubScheduler(opts: { ttlMs?: number; marginMs?: numb
     workerId: null,
   };
   const assignments = (): Assignment[] =>
-    [...state.tasks].map(([task_id, t]) => ({ task_id, token: t.token, kind: t.kind as Assignment['kind'], spec: t.spec as unknown as Assignment['spec'], control: t.control }));
+    [...state.tasks].map(([task_id, t]) => ({
+      task_id,
+      token: t.token,
+      kind: t.kind as Assignment['kind'],
+      spec: t.spec as unknown as Assignment['spec'],
+      control: t.control,
+    }));
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text, aborted: false, answered: true });
+      state.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: text,
+        aborted: false,
+        answered: true,
+      });
       const json = (status: number, body: unknown): void => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.headers.authorization !== `Bearer ${token}`) return json(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
+      if (req.headers.authorization !== `Bearer ${token}`)
+        return json(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
       const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
       const u = new URL(req.url ?? '/', 'http://x');
       const p = u.pathname.split('/').filter(Boolean); // api v1 …
@@ -137,9 +163,14 @@ export async function startStubScheduler(opts: { ttlMs?: number; marginMs?: numb
         });
       }
       if (p[2] === 'workers' && p[4] === 'heartbeat') {
-        state.heartbeats.push({ seq: Number(body['seq']), tasks: (body['tasks'] as string[]) ?? [], at: Date.now() });
+        state.heartbeats.push({
+          seq: Number(body['seq']),
+          tasks: (body['tasks'] as string[]) ?? [],
+          at: Date.now(),
+        });
         if (state.heartbeatMode === 'silent') return; // never answered (the proxy times out)
-        if (state.heartbeatMode === 'error') return json(500, { error: { code: 'INTERNAL', message: 'down' } });
+        if (state.heartbeatMode === 'error')
+          return json(500, { error: { code: 'INTERNAL', message: 'down' } });
         const now = Date.now();
         const ack: LeaseAck = {
           worker_id: p[3] ?? '',
@@ -167,11 +198,19 @@ export async function startStubScheduler(opts: { ttlMs?: number; marginMs?: numb
         return json(200, { task_id: p[3], token: t.token, kind: t.kind, flock: 'test', spec: t.spec });
       }
       if (p[2] === 'tasks' && p[4] === 'complete') {
-        state.completions.push({ task: p[3] ?? '', fence: req.headers['drover-fence'] as string | undefined, body });
+        state.completions.push({
+          task: p[3] ?? '',
+          fence: req.headers['drover-fence'] as string | undefined,
+          body,
+        });
         return json(200, { ok: true });
       }
       if (p[2] === 'tasks' && p[4] === 'events') {
-        state.events.push({ task: p[3] ?? '', fence: req.headers['drover-fence'] as string | undefined, body });
+        state.events.push({
+          task: p[3] ?? '',
+          fence: req.headers['drover-fence'] as string | undefined,
+          body,
+        });
         return json(200, { ok: true });
       }
       return json(404, { error: { code: 'NOT_FOUND', message: u.pathname } });
@@ -197,17 +236,31 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
 /** One HTTP request over a unix socket or to a port, with optional absolute-form target. */
 export function rawRequest(
   where: { socketPath: string } | { port: number },
-  opts: { method?: string; path: string; headers?: Record<string, string>; body?: string; timeoutMs?: number },
+  opts: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: string;
+    timeoutMs?: number;
+  },
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       ...('socketPath' in where ? { socketPath: where.socketPath } : { host: '127.0.0.1', port: where.port }),
       method: opts.method ?? 'GET',
       path: opts.path,
-      headers: { ...(opts.body ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(opts.body)) } : {}), ...opts.headers },
+      headers: {
+        ...(opts.body
+          ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(opts.body)) }
+          : {}),
+        ...opts.headers,
+      },
       agent: false,
     });
-    const timer = setTimeout(() => req.destroy(new Error('test request timed out')), opts.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => req.destroy(new Error('test request timed out')),
+      opts.timeoutMs ?? 10_000,
+    );
     req.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -221,7 +274,11 @@ export function rawRequest(
       });
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
       });
     });
     req.end(opts.body);

@@ -9,7 +9,14 @@ import { SigningProxy } from '../../src/proxy/proxy-server.ts';
 import { ReplayCache, verifyRequest } from '../../src/signing/index.ts';
 import { controlRequest, startProxyProcess } from '../../src/worker/proxy-process.ts';
 import type { ClockReading } from '../../src/proxy/lease-check.ts';
-import { rawRequest, sleep, startStubScheduler, startUpstream, tempDir, type StubScheduler } from './helpers.ts';
+import {
+  rawRequest,
+  sleep,
+  startStubScheduler,
+  startUpstream,
+  tempDir,
+  type StubScheduler,
+} from './helpers.ts';
 
 const CREDS = { accessKeyId: 'AKTEST', secretAccessKey: 'secret-never-seen-by-tasks' };
 
@@ -24,20 +31,42 @@ interface Rig {
   proxy: SigningProxy;
   workerId: string;
   heartbeat(tasks?: string[]): Promise<{ status: number; body: Record<string, unknown> }>;
-  open(task: string, token: number, transport?: 'unix' | 'tcp'): Promise<{ socketPath: string } | { port: number }>;
+  open(
+    task: string,
+    token: number,
+    transport?: 'unix' | 'tcp',
+  ): Promise<{ socketPath: string } | { port: number }>;
 }
 
-async function rig(opts: { ttlMs?: number; graceMs?: number; marginMs?: number; clock?: () => ClockReading } = {}): Promise<Rig> {
-  const sched = await startStubScheduler({ ttlMs: opts.ttlMs ?? 1_500, marginMs: opts.marginMs ?? 300, graceMs: opts.graceMs ?? 5_000 });
+async function rig(
+  opts: { ttlMs?: number; graceMs?: number; marginMs?: number; clock?: () => ClockReading } = {},
+): Promise<Rig> {
+  const sched = await startStubScheduler({
+    ttlMs: opts.ttlMs ?? 1_500,
+    marginMs: opts.marginMs ?? 300,
+    graceMs: opts.graceMs ?? 5_000,
+  });
   cleanups.push(() => sched.close());
   const upstream = await startUpstream();
   cleanups.push(() => upstream.close());
   const tmp = tempDir('drover-proxy-');
   cleanups.push(tmp.remove);
-  const proxy = new SigningProxy({ serverUrl: sched.url, token: sched.token, credentials: CREDS, dir: tmp.dir, tickMs: 50, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const proxy = new SigningProxy({
+    serverUrl: sched.url,
+    token: sched.token,
+    credentials: CREDS,
+    dir: tmp.dir,
+    tickMs: 50,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   await proxy.start();
   cleanups.push(() => proxy.close());
-  const reg = await controlRequest(proxy.controlSocket, 'POST', '/api/v1/workers/register', { name: 'w1', host: 'h', pid: process.pid, capacity: 2 });
+  const reg = await controlRequest(proxy.controlSocket, 'POST', '/api/v1/workers/register', {
+    name: 'w1',
+    host: 'h',
+    pid: process.pid,
+    capacity: 2,
+  });
   expect(reg.status).toBe(201);
   const body = reg.body as Record<string, unknown>;
   // The ack key stays in the proxy; the server learnt the proxy's pid.
@@ -52,11 +81,18 @@ async function rig(opts: { ttlMs?: number; graceMs?: number; marginMs?: number; 
     workerId,
     async heartbeat(tasks = []) {
       seq += 1;
-      const r = await controlRequest(proxy.controlSocket, 'POST', `/api/v1/workers/${workerId}/heartbeat`, { seq, tasks });
+      const r = await controlRequest(proxy.controlSocket, 'POST', `/api/v1/workers/${workerId}/heartbeat`, {
+        seq,
+        tasks,
+      });
       return { status: r.status, body: r.body as Record<string, unknown> };
     },
     async open(task, token, transport = 'unix') {
-      const r = await controlRequest(proxy.controlSocket, 'POST', '/_proxy/tasks', { task_id: task, token, transport });
+      const r = await controlRequest(proxy.controlSocket, 'POST', '/_proxy/tasks', {
+        task_id: task,
+        token,
+        transport,
+      });
       expect(r.status).toBe(201);
       const info = r.body as { socket?: string; port?: number };
       return info.socket ? { socketPath: info.socket } : { port: info.port as number };
@@ -81,7 +117,12 @@ describe('signing proxy', () => {
       method: 'POST',
       path: '/',
       body,
-      headers: { 'drover-target-url': `${r.upstream.url}/regions/sim-1/buckets?x=1`, 'idempotency-key': 'k1', authorization: 'Bearer stolen', 'drover-fence': 't1:999' },
+      headers: {
+        'drover-target-url': `${r.upstream.url}/regions/sim-1/buckets?x=1`,
+        'idempotency-key': 'k1',
+        authorization: 'Bearer stolen',
+        'drover-fence': 't1:999',
+      },
     });
     expect(res.status).toBe(200);
     const seen = r.upstream.seen.at(-1)!;
@@ -89,9 +130,13 @@ describe('signing proxy', () => {
     expect(seen.headers['drover-fence']).toBe('t1:3');
     expect(seen.headers['drover-worker']).toBe('w1');
     expect(seen.body).toBe(body);
-    const verdict = await verifyRequest({ method: seen.method, path: seen.url, headers: seen.headers, body: seen.body }, (k) => (k === CREDS.accessKeyId ? CREDS.secretAccessKey : undefined), {
-      replay: new ReplayCache(),
-    });
+    const verdict = await verifyRequest(
+      { method: seen.method, path: seen.url, headers: seen.headers, body: seen.body },
+      (k) => (k === CREDS.accessKeyId ? CREDS.secretAccessKey : undefined),
+      {
+        replay: new ReplayCache(),
+      },
+    );
     expect(verdict).toEqual({ ok: true, accessKeyId: 'AKTEST' });
 
     // Absolute-form proxy request (as HTTP_PROXY clients send), over a TCP endpoint.
@@ -113,16 +158,31 @@ describe('signing proxy', () => {
     const r = await rig();
     r.sched.tasks.set('t1', { token: 4, kind: 'noop', spec: {}, control: 'run' });
     const ep1 = await r.open('t1', 4);
-    const before = await rawRequest(ep1, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/a` } });
+    const before = await rawRequest(ep1, {
+      path: '/',
+      headers: { 'drover-target-url': `${r.upstream.url}/a` },
+    });
     expect(before.status).toBe(403);
     expect(errorCode(before.body)).toBe('LEASE_EXPIRED');
 
     await r.heartbeat(['t1']);
     const other = await r.open('t2', 1);
     const stale = await r.open('t1', 3);
-    expect(errorCode((await rawRequest(other, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/b` } })).body)).toBe('LEASE_EXPIRED');
-    expect(errorCode((await rawRequest(stale, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/c` } })).body)).toBe('LEASE_EXPIRED');
-    expect((await rawRequest(ep1, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/d` } })).status).toBe(200);
+    expect(
+      errorCode(
+        (await rawRequest(other, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/b` } }))
+          .body,
+      ),
+    ).toBe('LEASE_EXPIRED');
+    expect(
+      errorCode(
+        (await rawRequest(stale, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/c` } }))
+          .body,
+      ),
+    ).toBe('LEASE_EXPIRED');
+    expect(
+      (await rawRequest(ep1, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/d` } })).status,
+    ).toBe(200);
     expect(r.upstream.seen.map((s) => s.url)).toEqual(['/d']);
   });
 
@@ -133,7 +193,10 @@ describe('signing proxy', () => {
     const ep = await r.open('t1', 1);
     const started = performance.now();
     // Upstream would answer after 4 s; the lease (1.5 s − 0.3 s from the send) ends long before.
-    const slow = await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/slow?ms=4000` } });
+    const slow = await rawRequest(ep, {
+      path: '/',
+      headers: { 'drover-target-url': `${r.upstream.url}/slow?ms=4000` },
+    });
     const took = performance.now() - started;
     expect(slow.status).toBe(403);
     expect(errorCode(slow.body)).toBe('LEASE_EXPIRED');
@@ -143,12 +206,18 @@ describe('signing proxy', () => {
     expect(rec.aborted).toBe(true);
     expect(rec.answered).toBe(false);
 
-    const refused = await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/after` } });
+    const refused = await rawRequest(ep, {
+      path: '/',
+      headers: { 'drover-target-url': `${r.upstream.url}/after` },
+    });
     expect(refused.status).toBe(403);
     expect(r.upstream.seen.some((s) => s.url === '/after')).toBe(false);
 
     await r.heartbeat(['t1']);
-    const again = await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/again` } });
+    const again = await rawRequest(ep, {
+      path: '/',
+      headers: { 'drover-target-url': `${r.upstream.url}/again` },
+    });
     expect(again.status).toBe(200);
   });
 
@@ -160,33 +229,52 @@ describe('signing proxy', () => {
     const hb = await r.heartbeat(['t1']);
     expect(hb.status).toBe(200);
     expect((hb.body['proxy'] as { ack: string }).ack).toBe('bad-signature');
-    expect((await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/x` } })).status).toBe(403);
+    expect(
+      (await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/x` } })).status,
+    ).toBe(403);
     r.sched.heartbeatMode = 'error';
     expect((await r.heartbeat(['t1'])).status).toBe(500);
-    expect((await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/y` } })).status).toBe(403);
+    expect(
+      (await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/y` } })).status,
+    ).toBe(403);
     r.sched.heartbeatMode = 'ok';
     await r.heartbeat(['t1']);
-    expect((await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/z` } })).status).toBe(200);
+    expect(
+      (await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/z` } })).status,
+    ).toBe(200);
     expect(r.upstream.seen.map((s) => s.url)).toEqual(['/z']);
   });
 
   it('fails closed when its wall and monotonic clocks disagree, until the next ack', async () => {
     let wallOffset = 0;
-    const r = await rig({ ttlMs: 10_000, marginMs: 1_000, clock: () => ({ mono: performance.now(), wall: Date.now() + wallOffset }) });
+    const r = await rig({
+      ttlMs: 10_000,
+      marginMs: 1_000,
+      clock: () => ({ mono: performance.now(), wall: Date.now() + wallOffset }),
+    });
     r.sched.tasks.set('t1', { token: 1, kind: 'noop', spec: {}, control: 'run' });
     await r.heartbeat(['t1']);
     const ep = await r.open('t1', 1);
-    expect((await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/1` } })).status).toBe(200);
-    const slow = rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/slow?ms=4000` } });
+    expect(
+      (await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/1` } })).status,
+    ).toBe(200);
+    const slow = rawRequest(ep, {
+      path: '/',
+      headers: { 'drover-target-url': `${r.upstream.url}/slow?ms=4000` },
+    });
     await sleep(200);
     // As after a suspend: the wall clock moved on 5 s that the monotonic clock did not see.
     wallOffset = 5_000;
     const cut = await slow;
     expect(cut.status).toBe(403);
     expect(JSON.parse(cut.body).error.details.reason).toBe('clock-jump');
-    expect((await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/2` } })).status).toBe(403);
+    expect(
+      (await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/2` } })).status,
+    ).toBe(403);
     await r.heartbeat(['t1']);
-    expect((await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/3` } })).status).toBe(200);
+    expect(
+      (await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/3` } })).status,
+    ).toBe(200);
     expect(r.upstream.seen.map((s) => s.url)).toEqual(['/1', '/slow?ms=4000', '/3']);
   });
 
@@ -196,7 +284,10 @@ describe('signing proxy', () => {
     await r.heartbeat(['t1']);
     const ep = await r.open('t1', 1);
     const started = performance.now();
-    const res = await rawRequest(ep, { path: '/', headers: { 'drover-target-url': `${r.upstream.url}/slow?ms=3000` } });
+    const res = await rawRequest(ep, {
+      path: '/',
+      headers: { 'drover-target-url': `${r.upstream.url}/slow?ms=3000` },
+    });
     const took = performance.now() - started;
     expect(res.status).toBe(504);
     expect(errorCode(res.body)).toBe('UPSTREAM_UNREACHABLE');
@@ -209,9 +300,18 @@ describe('signing proxy', () => {
     cleanups.push(() => sched.close());
     const tmp = tempDir('drover-proxyproc-');
     cleanups.push(tmp.remove);
-    const proc = await startProxyProcess({ server_url: sched.url, token: sched.token, credentials: CREDS, dir: tmp.dir });
+    const proc = await startProxyProcess({
+      server_url: sched.url,
+      token: sched.token,
+      credentials: CREDS,
+      dir: tmp.dir,
+    });
     cleanups.push(() => proc.stop(1_000));
-    const reg = await controlRequest(proc.controlSocket, 'POST', '/api/v1/workers/register', { name: 'w9', host: os.hostname(), pid: process.pid });
+    const reg = await controlRequest(proc.controlSocket, 'POST', '/api/v1/workers/register', {
+      name: 'w9',
+      host: os.hostname(),
+      pid: process.pid,
+    });
     expect(reg.status).toBe(201);
     expect((reg.body as Record<string, unknown>)['proxy_pid']).toBe(proc.pid);
     const environ = readFileSync(`/proc/${proc.pid}/environ`, 'utf8');
@@ -222,7 +322,9 @@ describe('signing proxy', () => {
     }
     expect(existsSync(proc.controlSocket)).toBe(true);
     proc.child.stdin?.end();
-    await new Promise<void>((resolve) => (proc.child.exitCode !== null ? resolve() : proc.child.once('exit', () => resolve())));
+    await new Promise<void>((resolve) =>
+      proc.child.exitCode !== null ? resolve() : proc.child.once('exit', () => resolve()),
+    );
     expect(proc.child.exitCode).toBe(0);
     expect(existsSync(proc.controlSocket)).toBe(false);
   });

@@ -4,7 +4,7 @@
  * no longer assigned, pause / resume), and a stopped worker's task cut off by its proxy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,11 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-async function until<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | null | false,
+  timeoutMs = 20_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -30,26 +34,41 @@ async function until<T>(what: string, fn: () => T | undefined | null | false, ti
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Starts `src/worker/main.ts` as its own process group (so cleanup can kill the worker, proxy and tasks). */
-async function startWorker(sched: StubScheduler, opts: { sandbox: 'bwrap' | 'none'; name?: string }): Promise<{ child: ChildProcess; workDir: string }> {
+async function startWorker(
+  sched: StubScheduler,
+  opts: { sandbox: 'bwrap' | 'none'; name?: string },
+): Promise<{ child: ChildProcess; workDir: string }> {
   const tmp = tempDir('drover-worker-test-');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'src/worker/main.ts'), '--server', sched.url, '--name', opts.name ?? 'wt', '--capacity', '2', '--sandbox', opts.sandbox, '--work-dir', tmp.dir, '--keep-staging'],
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/worker/main.ts'),
+      '--server',
+      sched.url,
+      '--name',
+      opts.name ?? 'wt',
+      '--capacity',
+      '2',
+      '--sandbox',
+      opts.sandbox,
+      '--work-dir',
+      tmp.dir,
+      '--keep-staging',
+    ],
     {
       cwd: ROOT,
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/', DROVER_TOKEN: sched.token, DROVER_SIM_ACCESS_KEY: ACCESS, DROVER_SIM_SECRET_KEY: SECRET },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/',
+        DROVER_TOKEN: sched.token,
+        DROVER_SIM_ACCESS_KEY: ACCESS,
+        DROVER_SIM_SECRET_KEY: SECRET,
+      },
     },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -76,16 +95,24 @@ describe('worker daemon', () => {
     const upstream = await startUpstream();
     cleanups.push(() => upstream.close());
     const { workDir } = await startWorker(sched, { sandbox: 'none' });
-    sched.tasks.set('task-env', { token: 7, kind: 'probe', spec: { via_proxy_url: `${upstream.url}/via` }, control: 'run' });
+    sched.tasks.set('task-env', {
+      token: 7,
+      kind: 'probe',
+      spec: { via_proxy_url: `${upstream.url}/via` },
+      control: 'run',
+    });
     const done = await until('completion', () => sched.completions.find((c) => c.task === 'task-env'));
     expect(done.fence).toBe('task-env:7');
     expect((done.body as { status: string }).status).toBe('succeeded');
 
-    const dumped = JSON.parse(readFileSync(path.join(workDir, 'tasks', 'task-env-7', 'outputs', 'probe.json'), 'utf8')) as { env: Record<string, string> };
+    const dumped = JSON.parse(
+      readFileSync(path.join(workDir, 'tasks', 'task-env-7', 'outputs', 'probe.json'), 'utf8'),
+    ) as { env: Record<string, string> };
     const env = dumped.env;
     expect(env['DROVER_TASK_ID']).toBe('task-env');
     expect(env['DROVER_PROXY']).toMatch(/proxy\.sock$/);
-    for (const name of ['DROVER_SIM_SECRET_KEY', 'DROVER_SIM_ACCESS_KEY', 'DROVER_TOKEN', 'NODE_OPTIONS']) expect(env[name]).toBeUndefined();
+    for (const name of ['DROVER_SIM_SECRET_KEY', 'DROVER_SIM_ACCESS_KEY', 'DROVER_TOKEN', 'NODE_OPTIONS'])
+      expect(env[name]).toBeUndefined();
     const everything = JSON.stringify(env);
     expect(everything).not.toContain(SECRET);
     expect(everything).not.toContain(ACCESS);
@@ -96,20 +123,35 @@ describe('worker daemon', () => {
     expect(via.headers['drover-fence']).toBe('task-env:7');
   });
 
-  it.skipIf(!probeSandbox().bwrap)('in the bubblewrap sandbox a task cannot reach 127.0.0.1 directly, only through its proxy socket', async () => {
-    const sched = await startStubScheduler({ ttlMs: 3_000, heartbeatMs: 300, marginMs: 500, graceMs: 2_000 });
-    cleanups.push(() => sched.close());
-    const upstream = await startUpstream();
-    cleanups.push(() => upstream.close());
-    await startWorker(sched, { sandbox: 'bwrap' });
-    sched.tasks.set('task-net', { token: 1, kind: 'probe', spec: { direct_url: upstream.url, via_proxy_url: `${upstream.url}/via` }, control: 'run' });
-    const done = await until('completion', () => sched.completions.find((c) => c.task === 'task-net'));
-    const result = (done.body as { result: { direct: string; via_proxy: number; env: Record<string, string> } }).result;
-    expect(result.direct).toMatch(/^error:/);
-    expect(result.via_proxy).toBe(200);
-    expect(JSON.stringify(result.env)).not.toContain(SECRET);
-    expect(upstream.seen.filter((s) => s.url === '/via')).toHaveLength(1);
-  });
+  it.skipIf(!probeSandbox().bwrap)(
+    'in the bubblewrap sandbox a task cannot reach 127.0.0.1 directly, only through its proxy socket',
+    async () => {
+      const sched = await startStubScheduler({
+        ttlMs: 3_000,
+        heartbeatMs: 300,
+        marginMs: 500,
+        graceMs: 2_000,
+      });
+      cleanups.push(() => sched.close());
+      const upstream = await startUpstream();
+      cleanups.push(() => upstream.close());
+      await startWorker(sched, { sandbox: 'bwrap' });
+      sched.tasks.set('task-net', {
+        token: 1,
+        kind: 'probe',
+        spec: { direct_url: upstream.url, via_proxy_url: `${upstream.url}/via` },
+        control: 'run',
+      });
+      const done = await until('completion', () => sched.completions.find((c) => c.task === 'task-net'));
+      const result = (
+        done.body as { result: { direct: string; via_proxy: number; env: Record<string, string> } }
+      ).result;
+      expect(result.direct).toMatch(/^error:/);
+      expect(result.via_proxy).toBe(200);
+      expect(JSON.stringify(result.env)).not.toContain(SECRET);
+      expect(upstream.seen.filter((s) => s.url === '/via')).toHaveLength(1);
+    },
+  );
 
   it('reconciles: pauses and resumes a task, and kills it once it is no longer assigned', async () => {
     const sched = await startStubScheduler({ ttlMs: 3_000, heartbeatMs: 200, marginMs: 500, graceMs: 2_000 });
@@ -117,7 +159,12 @@ describe('worker daemon', () => {
     const upstream = await startUpstream();
     cleanups.push(() => upstream.close());
     await startWorker(sched, { sandbox: 'none' });
-    sched.tasks.set('task-long', { token: 2, kind: 'sim-calls', spec: { url: upstream.url, count: 400, delay_ms: 50 }, control: 'run' });
+    sched.tasks.set('task-long', {
+      token: 2,
+      kind: 'sim-calls',
+      spec: { url: upstream.url, count: 400, delay_ms: 50 },
+      control: 'run',
+    });
     await until('calls', () => upstream.seen.length >= 5);
     expect(upstream.seen.every((s) => s.headers['drover-fence'] === 'task-long:2')).toBe(true);
 
@@ -147,7 +194,12 @@ describe('worker daemon', () => {
     const upstream = await startUpstream();
     cleanups.push(() => upstream.close());
     const { child } = await startWorker(sched, { sandbox: 'none' });
-    sched.tasks.set('task-cut', { token: 5, kind: 'sim-calls', spec: { url: upstream.url, count: 1000, delay_ms: 20 }, control: 'run' });
+    sched.tasks.set('task-cut', {
+      token: 5,
+      kind: 'sim-calls',
+      spec: { url: upstream.url, count: 1000, delay_ms: 20 },
+      control: 'run',
+    });
     await until('calls', () => upstream.seen.length >= 5);
     // Stop the worker process only: its proxy and its task keep running.
     process.kill(child.pid as number, 'SIGSTOP');
