@@ -41,7 +41,7 @@ import {
 } from './protocol.ts';
 import type { Timing } from './timing.ts';
 import { claimAndAssign } from './sql/claim.ts';
-import { completeTask } from './sql/complete.ts';
+import { completeTask, touchWorker } from './sql/complete.ts';
 import { controlTask, type ControlAction } from './sql/control.ts';
 import { expireLeases } from './sql/expire.ts';
 import { lockTaskForFence, markRunning, type FencedTask } from './sql/fence.ts';
@@ -348,7 +348,10 @@ export class Scheduler {
       case 'conflict':
         throw new DroverError('TASK_CANCELLED', `cannot ${action} task ${taskId}: ${r.message}`, { details: { task: taskId } });
       case 'ok':
-        if (r.task.worker_id) this.notify(r.task.worker_id);
+        if (r.task.worker_id) {
+          if (r.ended) await touchWorker(this.db, r.task.worker_id).catch(() => {});
+          this.notify(r.task.worker_id);
+        }
         if (action === 'resume' || r.ended) this.kick();
         return r.task;
       default: {
@@ -416,7 +419,10 @@ export class Scheduler {
       await this.audit(tx, caller.name, 'task.complete', taskId, { status: final, token: task.token });
       return { status: final, workerId: task.worker_id };
     });
-    if (workerId) this.notify(workerId);
+    if (workerId) {
+      await touchWorker(this.db, workerId).catch(() => {});
+      this.notify(workerId);
+    }
     this.kick();
     return status;
   }

@@ -43,6 +43,9 @@ export interface ServerOptions {
   readonly maxAttempts?: number;
   /** Extra routes from other parts of the server. */
   readonly plugins?: AppOptions['plugins'];
+  /** An open store to use instead of opening one (tests; several schedulers on one database). It is
+   * migrated by the caller and not closed by close(). dataDir then only holds admin.token. */
+  readonly db?: Db;
   /** Environment used for DATABASE_URL and timing variables (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -84,7 +87,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }
   const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
   const storeOpts = resolveStoreOptions({ databaseUrl: opts.databaseUrl, dataDir }, env);
-  const db = await openStore(storeOpts);
+  const ownDb = opts.db === undefined;
+  const db = opts.db ?? (await openStore(storeOpts));
   let scheduler: Scheduler | undefined;
   let app: FastifyInstance | undefined;
   try {
@@ -101,7 +105,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
     const port = (app.server.address() as AddressInfo).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    log.info('drover server listening', { url, store: storeOpts.databaseUrl ? 'postgres' : 'pglite' });
+    log.info('drover server listening', { url, store: db.kind });
     let closing: Promise<void> | undefined;
     const s = scheduler;
     const a = app;
@@ -124,7 +128,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         closing ??= (async () => {
           await s.stop();
           await a.close();
-          await db.close();
+          if (ownDb) await db.close();
         })();
         return closing;
       },
@@ -132,7 +136,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   } catch (e) {
     await scheduler?.stop().catch(() => {});
     await app?.close().catch(() => {});
-    await db.close().catch(() => {});
+    if (ownDb) await db.close().catch(() => {});
     throw e;
   }
 }

@@ -60,8 +60,5 @@ export async function controlTask(tx: Queryable, taskId: string, action: Control
       : `UPDATE drover_tasks t SET control = $2 WHERE t.id = $1 RETURNING ${TASK_COLUMNS('t')}`,
     [taskId, control],
   );
-  if (endNow && task.worker_id) {
-    await tx.query(`UPDATE drover_workers SET last_work_at = now() WHERE id = $1`, [task.worker_id]);
-  }
   return { kind: 'ok', task: upd[0]!, ended: endNow };
 }

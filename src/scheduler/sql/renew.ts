@@ -40,17 +40,24 @@ export async function renewLease(
     [workerId, heartbeat.seq],
   );
   const worker = rows[0]!;
+  // Task rows are taken SKIP LOCKED: one being completed right now (its row locked) is left to that
+  // completion, and a heartbeat never waits for a task row while holding the worker row.
   // Named by the worker: it has started them.
   await tx.query(
     `UPDATE drover_tasks SET status = 'running', started_at = coalesce(started_at, now())
-      WHERE worker_id = $1 AND status = 'assigned' AND id = ANY($2::text[])`,
+      WHERE id IN (SELECT id FROM drover_tasks
+                    WHERE worker_id = $1 AND status = 'assigned' AND id = ANY($2::text[])
+                    FOR UPDATE SKIP LOCKED)`,
     [workerId, heartbeat.tasks],
   );
   // Cancelled or killed, was running, and the worker no longer names it: the worker stopped it.
   const { rows: ended } = await tx.query<{ id: string }>(
     `UPDATE drover_tasks SET status = 'cancelled', ended_at = now(),
             error = coalesce(error, jsonb_build_object('code', 'TASK_CANCELLED', 'message', 'the task was ' || control || 'ed'))
-      WHERE worker_id = $1 AND status = 'running' AND control IN ('cancel', 'kill') AND NOT (id = ANY($2::text[]))
+      WHERE id IN (SELECT id FROM drover_tasks
+                    WHERE worker_id = $1 AND status = 'running' AND control IN ('cancel', 'kill')
+                      AND NOT (id = ANY($2::text[]))
+                    FOR UPDATE SKIP LOCKED)
       RETURNING id`,
     [workerId, heartbeat.tasks],
   );
