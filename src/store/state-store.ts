@@ -133,6 +133,10 @@ interface LoadRow {
   intents: IntentJson[];
 }
 
+/**
+ * Takes any Queryable: a Db, or the `tx` of a transaction, so a caller (the server's fenced state API)
+ * can check a lease and commit atomically: `db.transaction((tx) => new DbStateBackend(tx).commit(…))`.
+ */
 export class DbStateBackend implements StateBackend {
   constructor(private readonly db: Queryable) {}
 
@@ -277,7 +281,7 @@ export class DbStateBackend implements StateBackend {
     return { flock, target, lineage: head.lineage, serial, resources, intents: new Map() };
   }
 
-  /** Every state in the store, by flock then target. */
+  /** Every state in the store, by flock then target (including loaded but never written ones, serial 0). */
   async listStates(): Promise<StateSummary[]> {
     const { rows } = await this.db.query<{
       flock: string;
