@@ -146,6 +146,27 @@ describe('commit', () => {
   });
 });
 
+describe('inside a caller transaction', () => {
+  it('commits with it and rolls back with it', async () => {
+    await state.commit('f', 't', { kind: 'put', resource: res('a', 'a-1'), action: 'create' });
+    const serial = await t.db.transaction((tx) =>
+      new DbStateBackend(tx).commit('f', 't', { kind: 'put', resource: res('b', 'b-1'), action: 'create' }),
+    );
+    expect(serial).toBe(2);
+    const failed = await t.db
+      .transaction(async (tx) => {
+        await new DbStateBackend(tx).commit('f', 't', { kind: 'remove', address: 'a', action: 'delete' });
+        throw new Error('lease lost');
+      })
+      .catch((e: unknown) => e);
+    expect((failed as Error).message).toBe('lease lost');
+    const snap = await state.load('f', 't');
+    expect(snap.serial).toBe(2);
+    expect([...snap.resources.keys()].sort()).toEqual(['a', 'b']);
+    expect((await state.history('f', 't')).length).toBe(2);
+  });
+});
+
 describe('intents', () => {
   it('are recorded, replaced, cleared by commit and by clearIntent, without moving the serial', async () => {
     await state.load('f', 't');
