@@ -75,7 +75,7 @@ async function bench(label: string, db: Db): Promise<void> {
   );
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'drover-bench-'));
+const dir = mkdtempSync(join(tmpdir(), 'drover-commit-bench-'));
 try {
   const db = await openStore({ dataDir: dir });
   try {
