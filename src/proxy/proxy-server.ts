@@ -12,7 +12,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { DroverError, type ErrorCode } from '../errors.ts';
-import { type LeaseAck, type RegisterResponse, verifyAck } from '../scheduler/protocol.ts';
+import { type LeaseAck, type RegisterResponse, parseFence, verifyAck } from '../scheduler/protocol.ts';
 import type { Credentials } from '../signing/index.ts';
 import { signRequest } from '../signing/index.ts';
 import {
@@ -228,9 +228,33 @@ export class SigningProxy {
     if (parts.length === 5 && parts[2] === 'workers' && parts[4] === 'heartbeat' && method === 'POST') {
       return this.heartbeat(decodeURIComponent(parts[3] ?? ''), body, res);
     }
-    // Everything else the worker says to the server (poll, events, a crashed task's completion) passes
-    // with the worker's token; such calls do not act on any service, so they are not lease-gated here
-    // (the server checks fences on task routes itself).
+    // The worker's own calls: its worker routes (poll …) pass with its token. Task routes (a crashed
+    // task's completion, events) are gated like a task's own calls — the fence must name a task and token
+    // the current lease covers — so the control socket is no way around the gate for anyone who finds it.
+    // Nothing else passes: state routes are for tasks, through their own endpoints.
+    if (parts[2] === 'tasks' && parts.length === 5 && (parts[4] === 'complete' || parts[4] === 'events')) {
+      const fence = parseFence(
+        typeof req.headers['drover-fence'] === 'string' ? req.headers['drover-fence'] : undefined,
+      );
+      const taskId = decodeURIComponent(parts[3] ?? '');
+      const d =
+        fence && fence.taskId === taskId
+          ? this.gate.isValid(taskId, this.clock(), String(fence.token))
+          : null;
+      if (!d?.ok) {
+        return sendError(
+          res,
+          'LEASE_EXPIRED',
+          `the lease of task ${taskId} is not valid; the call was refused`,
+          {
+            task_id: taskId,
+            reason: d ? d.reason : 'no-fence',
+          },
+        );
+      }
+    } else if (parts[2] !== 'workers') {
+      throw new DroverError('FORBIDDEN', `the control endpoint does not forward ${method} ${url.pathname}`);
+    }
     const wait = Number(url.searchParams.get('wait_ms') ?? 0);
     const timeout = (Number.isFinite(wait) ? wait : 0) + 15_000;
     const up = await this.forwardToServer(

@@ -221,6 +221,38 @@ describe('signing proxy', () => {
     expect(again.status).toBe(200);
   });
 
+  it('control endpoint: no way around the gate (task routes need a leased fence; nothing but worker routes else)', async () => {
+    const r = await rig();
+    r.sched.tasks.set('t1', { token: 2, kind: 'noop', spec: {}, control: 'run' });
+    const complete = (fence: string) =>
+      controlRequest(
+        r.proxy.controlSocket,
+        'POST',
+        '/api/v1/tasks/t1/complete',
+        { status: 'failed' },
+        { headers: { 'drover-fence': fence } },
+      );
+    expect((await complete('t1:2')).status).toBe(403);
+    await r.heartbeat(['t1']);
+    expect((await complete('t1:1')).status).toBe(403);
+    expect((await complete('t2:2')).status).toBe(403);
+    expect((await complete('t1:2')).status).toBe(200);
+    expect(r.sched.completions).toHaveLength(1);
+    const state = await controlRequest(
+      r.proxy.controlSocket,
+      'GET',
+      '/api/v1/tasks/t1/state?flock=f&target=t',
+    );
+    expect(state.status).toBe(403);
+    expect((state.body as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    const poll = await controlRequest(
+      r.proxy.controlSocket,
+      'GET',
+      `/api/v1/workers/${r.workerId}/poll?wait_ms=0`,
+    );
+    expect(poll.status).toBe(200);
+  });
+
   it('ignores a forged ack (bad signature) and a failed heartbeat', async () => {
     const r = await rig();
     r.sched.tasks.set('t1', { token: 1, kind: 'noop', spec: {}, control: 'run' });
