@@ -39,8 +39,20 @@ export interface AppOptions {
   readonly plugins?: readonly ((app: FastifyInstance, ctx: ApiContext) => void | Promise<void>)[];
 }
 
+const ROUTES = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** Every route registered on an app built here (the OpenAPI test checks each is documented). */
+export function registeredRoutes(app: FastifyInstance): readonly { method: string; url: string }[] {
+  return ROUTES.get(app) ?? [];
+}
+
 export async function buildApp(ctx: ApiContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true });
+  const routes: { method: string; url: string }[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+  });
 
   // An empty body with a JSON content type is "no body" (control POSTs), not an error.
   app.removeContentTypeParser('application/json');
