@@ -73,7 +73,7 @@ export interface LocalEngine {
  */
 export async function openLocalEngine(
   loaded: LoadedFlock,
-  flags: StoreFlags & { parallelism?: number; confirm?: (q: string) => Promise<boolean> },
+  flags: StoreFlags & { parallelism?: number; confirm?: (q: string) => Promise<boolean>; signal?: AbortSignal },
   io: CliIo,
 ): Promise<LocalEngine> {
   const http = httpClient(loaded.config, io.env);
@@ -93,6 +93,7 @@ export async function openLocalEngine(
       env: io.env,
       ...(flags.parallelism !== undefined ? { parallelism: flags.parallelism } : {}),
       ...(flags.confirm ? { confirm: flags.confirm } : {}),
+      ...(flags.signal ? { signal: flags.signal } : {}),
     },
     close: async () => {
       http.close();

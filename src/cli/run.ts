@@ -105,9 +105,13 @@ export async function applyLocal(
   p: Prepared,
   plan: Plan,
   io: CliIo,
-  hooks: { onEvent: (e: EngineEvent) => void; confirm: (q: string) => Promise<boolean> },
+  hooks: { onEvent: (e: EngineEvent) => void; confirm: (q: string) => Promise<boolean>; signal?: AbortSignal },
 ): Promise<ApplyResult> {
-  const engine = await openLocalEngine(p.loaded, { ...flags, confirm: hooks.confirm }, io);
+  const engine = await openLocalEngine(
+    p.loaded,
+    { ...flags, confirm: hooks.confirm, ...(hooks.signal ? { signal: hooks.signal } : {}) },
+    io,
+  );
   try {
     const inputs: RunInputs = { ...p.inputs, releaseId: plan.release_id, executionId: plan.execution_id, destroy: plan.destroy };
     return await engineApply(p.loaded.config, inputs, { ...engine.options, onEvent: hooks.onEvent, savedPlan: plan });

@@ -309,3 +309,48 @@ describe('drover CLI: plan and apply against the simulator', () => {
     expectNoStack(r);
   });
 });
+
+describe('drover CLI: interrupting an apply', () => {
+  let slow: SimHandle;
+  beforeAll(async () => {
+    // Slow enough that Ctrl-C lands while operations are still to start.
+    slow = await startSim({ port: 0, keys: { [ACCESS]: SECRET }, latencyMs: 700 });
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it('SIGINT stops the apply (exit 1) keeping what finished; apply again completes without duplicates', async () => {
+    const { flags } = await freshStore();
+    const dir = flockCopy();
+    const args = ['apply', dir, '--target', 'beta', '--artifact', 'app=v1', '--yes', ...flags];
+    const childEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(), DROVER_SIM_URL: slow.url })) if (v !== undefined) childEnv[k] = v;
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end();
+    let stderr = '';
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const firstDone = new Promise<void>((res) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (/\[1\/6\] ok/.test(stderr)) res();
+      });
+    });
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    await Promise.race([firstDone, exited]);
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(stderr).toMatch(/interrupted: starting nothing new/);
+    expect(stderr).toMatch(/\[1\/6\] ok/);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/error APPLY_FAILED: /);
+    expect(stderr).toMatch(/interrupted by the user|not started: cancelled/);
+    expect(stdout).toMatch(/Apply failed on target beta/);
+
+    const again = await drover(args, { DROVER_SIM_URL: slow.url });
+    expect(again.code, again.stderr).toBe(0);
+    const inv = (await (await fetch(`${slow.url}/_resources`)).json()) as { name: string }[];
+    expect(inv.map((r) => r.name).sort()).toEqual(['hello-beta', 'hello-logs-beta', 'hello-vm-beta']);
+  });
+});

@@ -133,9 +133,20 @@ async function applyWithProgress(o: ApplyOptions, p: Prepared, plan: Plan, io: C
     progress.clear();
     return io.ask(question);
   };
+  // Ctrl-C once: the engine starts nothing new and cancels the calls in flight; everything that finished
+  // is already recorded, and a create cut off mid-way left an intent that the next run adopts or clears.
+  // Twice: quit at once (the same guarantees hold: state is written per operation).
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    progress.print('interrupted: starting nothing new and cancelling operations in flight; what finished is recorded (Ctrl-C again to quit at once)');
+    interrupt.abort(new Error('interrupted by the user'));
+  };
+  process.on('SIGINT', onSigint);
   try {
-    return await applyLocal(o, p, plan, io, { onEvent: progress.onEvent, confirm });
+    return await applyLocal(o, p, plan, io, { onEvent: progress.onEvent, confirm, signal: interrupt.signal });
   } finally {
+    process.off('SIGINT', onSigint);
     progress.clear();
   }
 }
