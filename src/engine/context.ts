@@ -64,15 +64,17 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
   };
   const releaseId = inputs.releaseId ?? localReleaseId(config, inputs.artifacts);
   const executionId = inputs.executionId ?? randomUUID();
-  const env = opts.env ?? process.env;
+  // Copied once: spreading process.env is costly, and scope() runs for every resource.
+  const env: Readonly<Record<string, string | undefined>> = { ...(opts.env ?? process.env) };
+  const artifacts = { ...inputs.artifacts };
   const log = opts.log ?? silent;
   const signal = opts.signal ?? new AbortController().signal;
   const scope = (resource: (name: string) => Readonly<Record<string, unknown>> | undefined): ResolveScope => ({
     target: targetInfo,
     releaseId,
     executionId,
-    artifacts: { ...inputs.artifacts },
-    env: { ...env },
+    artifacts,
+    env,
     resource,
   });
   const providerConfigs: Record<string, Readonly<Record<string, unknown>>> = {};

@@ -133,6 +133,33 @@ interface LoadRow {
   intents: IntentJson[];
 }
 
+/** Most writes one group commit carries; bounds the size of one statement. */
+const MAX_BATCH = 256;
+
+type BatchOp =
+  | {
+      readonly op: 'intent';
+      readonly flock: string;
+      readonly target: string;
+      readonly lineage: string;
+      readonly address: string;
+      readonly type: string;
+      readonly key: string;
+      readonly properties: Readonly<Record<string, unknown>>;
+      readonly dependencies: readonly string[];
+      readonly created_at: string;
+    }
+  | {
+      readonly op: 'commit';
+      readonly flock: string;
+      readonly target: string;
+      readonly lineage: string;
+      readonly address: string;
+      readonly action: string;
+      readonly resource: unknown;
+      readonly clear: boolean;
+    };
+
 /**
  * Takes any Queryable: a Db, or the `tx` of a transaction, so a caller (the server's fenced state API)
  * can check a lease and commit atomically: `db.transaction((tx) => new DbStateBackend(tx).commit(…))`.
@@ -160,30 +187,19 @@ export class DbStateBackend implements StateBackend {
 
   async putIntent(flock: string, target: string, intent: Intent): Promise<void> {
     // The state row must exist for the engine's lineage to be stable; load() made it, but a caller
-    // that skipped load still gets one here.
-    await this.db.query(
-      `WITH s AS (
-         INSERT INTO drover_states (flock, target, lineage, serial) VALUES ($1, $2, $9, 0)
-         ON CONFLICT (flock, target) DO NOTHING
-       )
-       INSERT INTO drover_state_intents
-         (flock, target, address, type, idempotency_key, properties, dependencies, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
-       ON CONFLICT (flock, target, address) DO UPDATE SET
-         type = EXCLUDED.type, idempotency_key = EXCLUDED.idempotency_key, properties = EXCLUDED.properties,
-         dependencies = EXCLUDED.dependencies, created_at = EXCLUDED.created_at`,
-      [
-        flock,
-        target,
-        intent.address,
-        intent.type,
-        intent.idempotencyKey,
-        JSON.stringify(intent.properties),
-        JSON.stringify(intent.dependencies),
-        intent.createdAt,
-        randomUUID(),
-      ],
-    );
+    // that skipped load still gets one here (the batch function inserts it if missing).
+    await this.write({
+      op: 'intent',
+      flock,
+      target,
+      lineage: randomUUID(),
+      address: intent.address,
+      type: intent.type,
+      key: intent.idempotencyKey,
+      properties: intent.properties,
+      dependencies: intent.dependencies,
+      created_at: intent.createdAt,
+    });
   }
 
   async commit(
@@ -193,11 +209,11 @@ export class DbStateBackend implements StateBackend {
     opts: { clearIntent?: boolean } = {},
   ): Promise<number> {
     let address: string;
-    let resource: string | null;
+    let resource: ResourceJson | null;
     switch (change.kind) {
       case 'put':
         address = change.resource.address;
-        resource = JSON.stringify(resourceToJson(change.resource));
+        resource = resourceToJson(change.resource);
         break;
       case 'remove':
         address = change.address;
@@ -208,11 +224,67 @@ export class DbStateBackend implements StateBackend {
         throw new DroverError('INTERNAL', `unknown state change ${JSON.stringify(never)}`);
       }
     }
-    const { rows } = await this.db.query<{ serial: number }>(
-      'SELECT drover_state_commit($1, $2, $3::uuid, $4, $5, $6::jsonb, $7) AS serial',
-      [flock, target, randomUUID(), address, change.action, resource, opts.clearIntent === true],
-    );
-    return Number(rows[0]!.serial);
+    return this.write({
+      op: 'commit',
+      flock,
+      target,
+      lineage: randomUUID(),
+      address,
+      action: change.action,
+      resource,
+      clear: opts.clearIntent === true,
+    });
+  }
+
+  /*
+   * Group commit. Writes that arrive while another is in flight wait in `pending` and go together in
+   * the next round trip: one statement (drover_state_batch), so one transaction and one flush for the
+   * whole group. The first write of a quiet period goes at once, so a lone operation waits no longer
+   * than before. Each caller's promise settles only once its own record is committed. If a batch
+   * fails, its writes are retried one by one, so a bad write fails only its own caller.
+   */
+  private pending: { op: BatchOp; resolve: (serial: number) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
+  private write(op: BatchOp): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ op, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          const serials = await this.runBatch(batch.map((b) => b.op));
+          batch.forEach((b, i) => b.resolve(serials[i] ?? 0));
+        } catch (e) {
+          if (batch.length === 1) {
+            batch[0]!.reject(e);
+            continue;
+          }
+          for (const b of batch) {
+            try {
+              b.resolve((await this.runBatch([b.op]))[0] ?? 0);
+            } catch (err) {
+              b.reject(err);
+            }
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async runBatch(ops: readonly BatchOp[]): Promise<number[]> {
+    const { rows } = await this.db.query<{ serials: number[] }>('SELECT drover_state_batch($1::jsonb) AS serials', [
+      JSON.stringify(ops),
+    ]);
+    return (rows[0]?.serials ?? []).map(Number);
   }
 
   async clearIntent(flock: string, target: string, address: string): Promise<void> {
