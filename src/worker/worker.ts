@@ -474,6 +474,10 @@ export class Worker {
       throw new DroverError('INTERNAL', `the proxy refused a task endpoint: ${JSON.stringify(opened.body)}`);
     const ep = opened.body as { socket: string; socket_dir: string };
     run.endpointDir = ep.socket_dir;
+    // The proxy lets a task's calls out only once an acknowledged heartbeat lists the task; a poll answer
+    // alone does not. Without this, a task started from a poll answer races the next heartbeat: its spec
+    // fetch is refused (not-covered), it exits 4 and is never started again here, stuck as assigned.
+    await this.heartbeat();
     if (run.stopping || this.stopped) {
       await this.finish(run, null, null, 'stopped before start');
       return;
