@@ -13,7 +13,15 @@ import { freshPgliteDataDir, openTestDb, type TestDb } from '../../test/helpers/
 import { DroverError } from '../errors.ts';
 import type { HttpClient } from '../providers/types.ts';
 import { HttpStateBackend } from '../scheduler/http-state-backend.ts';
-import { call, ScriptedWorker, startTestServer, taskSpec, waitFor, type TestServer } from '../server/test-harness.ts';
+import {
+  call,
+  ScriptedWorker,
+  startTestServer,
+  taskSpec,
+  waitFor,
+  type Json,
+  type TestServer,
+} from '../server/test-harness.ts';
 import { registeredRoutes } from './app.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -33,7 +41,10 @@ afterEach(async () => {
 });
 
 async function tokenOf(role: 'viewer' | 'operator' | 'approver' | 'admin' | 'worker'): Promise<string> {
-  const r = await call(s.url, 'POST', '/api/v1/tokens', { token: s.adminToken, body: { role, name: `${role}-1` } });
+  const r = await call(s.url, 'POST', '/api/v1/tokens', {
+    token: s.adminToken,
+    body: { role, name: `${role}-1` },
+  });
   expect(r.status).toBe(201);
   expect(r.body.token).toMatch(/^drv_/);
   return r.body.token as string;
@@ -72,7 +83,10 @@ describe('auth', () => {
     const w = new ScriptedWorker(s.url, await tokenOf('worker'), 'w');
     await w.register();
     const other = await tokenOf('worker');
-    const r = await call(s.url, 'POST', `/api/v1/workers/${w.id}/heartbeat`, { token: other, body: { seq: 1, tasks: [] } });
+    const r = await call(s.url, 'POST', `/api/v1/workers/${w.id}/heartbeat`, {
+      token: other,
+      body: { seq: 1, tasks: [] },
+    });
     expect(r.status).toBe(403);
     const p = await call(s.url, 'GET', `/api/v1/workers/${w.id}/poll?wait_ms=0`, { token: other });
     expect(p.status).toBe(403);
@@ -103,11 +117,35 @@ describe('auth', () => {
 describe('errors and validation', () => {
   it('answers bad input with a stable code, never a stack trace', async () => {
     const cases: [string, string, unknown, number, string][] = [
-      ['POST', '/api/v1/tasks', { kind: 'explode', flock: { files: {} }, target: 'beta', artifacts: {} }, 400, 'VALIDATION'],
+      [
+        'POST',
+        '/api/v1/tasks',
+        { kind: 'explode', flock: { files: {} }, target: 'beta', artifacts: {} },
+        400,
+        'VALIDATION',
+      ],
       ['POST', '/api/v1/tasks', { ...taskSpec(), extra: 1 }, 400, 'VALIDATION'],
-      ['POST', '/api/v1/tasks', taskSpec({ flock: { files: { 'other.yaml': 'x: 1' } } }), 400, 'CONFIG_NOT_FOUND'],
-      ['POST', '/api/v1/tasks', taskSpec({ flock: { files: { 'flock.yaml': 'flock: [' } } }), 400, 'CONFIG_INVALID'],
-      ['POST', '/api/v1/tasks', taskSpec({ flock: { files: { 'flock.yaml': 'flock: Bad_Name' } } }), 400, 'CONFIG_INVALID'],
+      [
+        'POST',
+        '/api/v1/tasks',
+        taskSpec({ flock: { files: { 'other.yaml': 'x: 1' } } }),
+        400,
+        'CONFIG_NOT_FOUND',
+      ],
+      [
+        'POST',
+        '/api/v1/tasks',
+        taskSpec({ flock: { files: { 'flock.yaml': 'flock: [' } } }),
+        400,
+        'CONFIG_INVALID',
+      ],
+      [
+        'POST',
+        '/api/v1/tasks',
+        taskSpec({ flock: { files: { 'flock.yaml': 'flock: Bad_Name' } } }),
+        400,
+        'CONFIG_INVALID',
+      ],
       ['POST', '/api/v1/tokens', { role: 'god', name: 'x' }, 400, 'VALIDATION'],
       ['GET', '/api/v1/tasks/nope', undefined, 404, 'TASK_NOT_FOUND'],
       ['POST', '/api/v1/tasks/nope/pause', undefined, 404, 'TASK_NOT_FOUND'],
@@ -115,7 +153,10 @@ describe('errors and validation', () => {
       ['GET', '/api/v1/tasks?limit=-1', undefined, 400, 'VALIDATION'],
     ];
     for (const [method, path, body, status, code] of cases) {
-      const r = await call(s.url, method, path, { token: s.adminToken, ...(body !== undefined ? { body } : {}) });
+      const r = await call(s.url, method, path, {
+        token: s.adminToken,
+        ...(body !== undefined ? { body } : {}),
+      });
       expect([method, path, r.status, r.body?.error?.code]).toEqual([method, path, status, code]);
       expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts:\d+/);
     }
@@ -125,7 +166,7 @@ describe('errors and validation', () => {
       body: '{"kind":',
     });
     expect(raw.status).toBe(400);
-    expect(((await raw.json()) as any).error.code).toBe('VALIDATION');
+    expect(((await raw.json()) as Json).error.code).toBe('VALIDATION');
   });
 
   it('publishes an OpenAPI document describing every route', async () => {
@@ -133,7 +174,8 @@ describe('errors and validation', () => {
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe('3.1.0');
     const documented = new Set<string>();
-    for (const [path, ops] of Object.entries(openApiDocument.paths)) for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${path}`);
+    for (const [path, ops] of Object.entries(openApiDocument.paths))
+      for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${path}`);
     const routes = registeredRoutes(s.app).map((x) => `${x.method} ${x.url.replace(/:([a-z_]+)/g, '{$1}')}`);
     expect(routes.length).toBeGreaterThan(15);
     for (const route of routes) expect(documented).toContain(route);
@@ -149,7 +191,11 @@ describe('HTTP state backend over the fenced routes', () => {
     cleanups.push(() => w.stopHeartbeats());
     const sub = await call(s.url, 'POST', '/api/v1/tasks', { token: s.adminToken, body: taskSpec() });
     const id = sub.body.task_id as string;
-    await waitFor('assigned', async () => (await call(s.url, 'GET', `/api/v1/tasks/${id}`, { token: s.adminToken })).body.status === 'assigned');
+    await waitFor(
+      'assigned',
+      async () =>
+        (await call(s.url, 'GET', `/api/v1/tasks/${id}`, { token: s.adminToken })).body.status === 'assigned',
+    );
     let fence = `${id}:1`;
     // What the proxy does for the task: add the worker's bearer token and the fence.
     const http: HttpClient = {
@@ -184,7 +230,9 @@ describe('HTTP state backend over the fenced routes', () => {
       attributes: { id: 'net-1', cidr: '10.0.0.0/16' },
       dependencies: [],
     };
-    expect(await state.commit('hello', 'beta', { kind: 'put', resource, action: 'create' }, { clearIntent: true })).toBe(1);
+    expect(
+      await state.commit('hello', 'beta', { kind: 'put', resource, action: 'create' }, { clearIntent: true }),
+    ).toBe(1);
     const after = await state.load('hello', 'beta');
     expect(after.serial).toBe(1);
     expect(after.lineage).toBe(empty.lineage);
@@ -197,7 +245,9 @@ describe('HTTP state backend over the fenced routes', () => {
     await expect(state.load('hello', 'prod')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // A stale token: refused, and nothing is written.
     fence = `${id}:0`;
-    const err = await state.commit('hello', 'beta', { kind: 'remove', address: 'net', action: 'delete' }).catch((e: unknown) => e);
+    const err = await state
+      .commit('hello', 'beta', { kind: 'remove', address: 'net', action: 'delete' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DroverError);
     expect((err as DroverError).code).toBe('STALE_FENCE');
     fence = `${id}:1`;
@@ -242,7 +292,11 @@ describe('server lifecycle', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const url = await waitFor('listening', async () => /listening on (http:\/\/\S+)/.exec(out)?.[1], 60_000).catch((e: Error) => {
+    const url = await waitFor(
+      'listening',
+      async () => /listening on (http:\/\/\S+)/.exec(out)?.[1],
+      60_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\nstdout: ${out}\nstderr: ${err}`);
     });
     const token = /admin token[^\n]*\n(drv_\S+)/.exec(out)?.[1];

@@ -16,13 +16,26 @@ import { workersRoutes } from './routes/workers-routes.ts';
 const BODY_LIMIT = 32 * 1024 * 1024;
 
 /** Errors of the database connection: the store is unavailable, not a bug. */
-const STORE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+const STORE_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
 
 export function toHttpError(err: unknown): DroverError {
   if (isDroverError(err)) return err;
   const e = err as { code?: unknown; statusCode?: unknown; validation?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  if (typeof e?.code === 'string' && STORE_ERRORS.has(e.code)) return new DroverError('STORE_UNAVAILABLE', `the database is unavailable: ${message}`);
+  if (typeof e?.code === 'string' && STORE_ERRORS.has(e.code))
+    return new DroverError('STORE_UNAVAILABLE', `the database is unavailable: ${message}`);
   if (/Connection terminated|connection is closed|Client has encountered a connection error/i.test(message)) {
     return new DroverError('STORE_UNAVAILABLE', `the database is unavailable: ${message}`);
   }
@@ -47,11 +60,17 @@ export function registeredRoutes(app: FastifyInstance): readonly { method: strin
 }
 
 export async function buildApp(ctx: ApiContext, opts: AppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
   const routes: { method: string; url: string }[] = [];
   ROUTES.set(app, routes);
   app.addHook('onRoute', (r) => {
-    for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+    for (const m of Array.isArray(r.method) ? r.method : [r.method])
+      if (m !== 'HEAD') routes.push({ method: m, url: r.url });
   });
 
   // An empty body with a JSON content type is "no body" (control POSTs), not an error.
@@ -62,14 +81,21 @@ export async function buildApp(ctx: ApiContext, opts: AppOptions = {}): Promise<
     try {
       done(null, JSON.parse(text));
     } catch (e) {
-      done(new DroverError('VALIDATION', `the request body is not valid JSON: ${(e as Error).message}`), undefined);
+      done(
+        new DroverError('VALIDATION', `the request body is not valid JSON: ${(e as Error).message}`),
+        undefined,
+      );
     }
   });
 
   app.setErrorHandler((err, req, reply) => {
     const e = toHttpError(err);
     if (e.code === 'INTERNAL' || e.code === 'STORE_UNAVAILABLE') {
-      opts.log?.error('request failed', { method: req.method, url: req.url, error: (err as Error)?.stack ?? String(err) });
+      opts.log?.error('request failed', {
+        method: req.method,
+        url: req.url,
+        error: (err as Error)?.stack ?? String(err),
+      });
     }
     void reply.status(e.status).type('application/json').send(e.toJSON());
   });

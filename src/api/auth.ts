@@ -23,10 +23,19 @@ export function newToken(): string {
   return `drv_${randomBytes(32).toString('base64url')}`;
 }
 
-export async function mintToken(q: Queryable, role: Role, name: string): Promise<{ id: string; token: string }> {
+export async function mintToken(
+  q: Queryable,
+  role: Role,
+  name: string,
+): Promise<{ id: string; token: string }> {
   const token = newToken();
   const id = randomUUID();
-  await q.query(`INSERT INTO drover_tokens (id, name, role, token_hash) VALUES ($1, $2, $3, $4)`, [id, name, role, hashToken(token)]);
+  await q.query(`INSERT INTO drover_tokens (id, name, role, token_hash) VALUES ($1, $2, $3, $4)`, [
+    id,
+    name,
+    role,
+    hashToken(token),
+  ]);
   return { id, token };
 }
 

@@ -29,7 +29,9 @@ export function route(
     url,
     handler: async (req, reply) => {
       const caller: Caller =
-        access === 'public' ? { tokenId: '', name: 'anonymous', role: 'viewer' } : await ctx.auth.authenticate(req.headers.authorization);
+        access === 'public'
+          ? { tokenId: '', name: 'anonymous', role: 'viewer' }
+          : await ctx.auth.authenticate(req.headers.authorization);
       if (access !== 'public') requireAccess(caller, access);
       return handler(req, reply, caller);
     },

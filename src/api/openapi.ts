@@ -5,11 +5,17 @@
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: unknown): unknown => ({ content: { 'application/json': { schema } } });
-const ok = (description: string, schema: unknown = { type: 'object' }): unknown => ({ description, ...(json(schema) as object) });
+const ok = (description: string, schema: unknown = { type: 'object' }): unknown => ({
+  description,
+  ...(json(schema) as object),
+});
 const errors = {
   '400': { description: 'invalid input (VALIDATION)', ...(json(error) as object) },
   '401': { description: 'missing or invalid token (UNAUTHORIZED)', ...(json(error) as object) },
-  '403': { description: 'role too weak (FORBIDDEN) or lease not valid (LEASE_EXPIRED)', ...(json(error) as object) },
+  '403': {
+    description: 'role too weak (FORBIDDEN) or lease not valid (LEASE_EXPIRED)',
+    ...(json(error) as object),
+  },
   '404': { description: 'no such object', ...(json(error) as object) },
   '409': { description: 'conflict (STALE_FENCE, TASK_ENDED, …)', ...(json(error) as object) },
 };
@@ -61,7 +67,12 @@ export const openApiDocument = {
           error: {
             type: 'object',
             required: ['code', 'message'],
-            properties: { code: { type: 'string' }, message: { type: 'string' }, details: {}, problems: { type: 'array' } },
+            properties: {
+              code: { type: 'string' },
+              message: { type: 'string' },
+              details: {},
+              problems: { type: 'array' },
+            },
           },
         },
       },
@@ -70,7 +81,10 @@ export const openApiDocument = {
         required: ['kind', 'flock', 'target'],
         properties: {
           kind: { enum: ['plan', 'apply', 'destroy'] },
-          flock: { type: 'object', properties: { files: { type: 'object', additionalProperties: { type: 'string' } } } },
+          flock: {
+            type: 'object',
+            properties: { files: { type: 'object', additionalProperties: { type: 'string' } } },
+          },
           target: { type: 'string' },
           artifacts: { type: 'object', additionalProperties: { type: 'string' } },
           release_id: { type: 'string' },
@@ -120,7 +134,10 @@ export const openApiDocument = {
           lease_expires_at: { type: 'string', format: 'date-time' },
           tasks: {
             type: 'array',
-            items: { type: 'object', properties: { task_id: { type: 'string' }, token: { type: 'integer' } } },
+            items: {
+              type: 'object',
+              properties: { task_id: { type: 'string' }, token: { type: 'integer' } },
+            },
           },
         },
       },
@@ -131,73 +148,143 @@ export const openApiDocument = {
     '/api/v1/health': { get: op('liveness', 'public') },
     '/api/v1/tokens': {
       post: op('mint a bearer token {role, name} → {token} (shown once)', 'admin', {
-        requestBody: json({ type: 'object', required: ['role', 'name'], properties: { role: { type: 'string' }, name: { type: 'string' } } }),
+        requestBody: json({
+          type: 'object',
+          required: ['role', 'name'],
+          properties: { role: { type: 'string' }, name: { type: 'string' } },
+        }),
         responses: { '201': ok('created'), ...errors },
       }),
     },
-    '/api/v1/workers': { get: op('the worker fleet', 'viewer', { responses: { '200': ok('workers', { type: 'object', properties: { workers: { type: 'array', items: { $ref: '#/components/schemas/Worker' } } } }), ...errors } }) },
+    '/api/v1/workers': {
+      get: op('the worker fleet', 'viewer', {
+        responses: {
+          '200': ok('workers', {
+            type: 'object',
+            properties: { workers: { type: 'array', items: { $ref: '#/components/schemas/Worker' } } },
+          }),
+          ...errors,
+        },
+      }),
+    },
     '/api/v1/workers/register': {
       post: op('register a worker → worker_id, ack_key (the proxy keeps it), timing', 'worker', {
         requestBody: json({
           type: 'object',
           required: ['name', 'host', 'pid', 'proxy_pid'],
-          properties: { name: { type: 'string' }, host: { type: 'string' }, pid: { type: 'integer' }, proxy_pid: { type: 'integer' }, capacity: { type: 'integer' } },
+          properties: {
+            name: { type: 'string' },
+            host: { type: 'string' },
+            pid: { type: 'integer' },
+            proxy_pid: { type: 'integer' },
+            capacity: { type: 'integer' },
+          },
         }),
       }),
     },
     '/api/v1/workers/{id}/heartbeat': {
-      post: op('heartbeat {seq, tasks} → {ack, sig (HMAC-SHA256 of the canonical ack), assignments}', 'worker', {
-        parameters: [idParam()],
-        requestBody: json({ type: 'object', required: ['seq'], properties: { seq: { type: 'integer' }, tasks: { type: 'array', items: { type: 'string' } } } }),
-        responses: {
-          '200': ok('acknowledged', {
+      post: op(
+        'heartbeat {seq, tasks} → {ack, sig (HMAC-SHA256 of the canonical ack), assignments}',
+        'worker',
+        {
+          parameters: [idParam()],
+          requestBody: json({
             type: 'object',
-            properties: { ack: { $ref: '#/components/schemas/LeaseAck' }, sig: { type: 'string' }, assignments: { type: 'array', items: Assignment } },
+            required: ['seq'],
+            properties: { seq: { type: 'integer' }, tasks: { type: 'array', items: { type: 'string' } } },
           }),
-          ...errors,
+          responses: {
+            '200': ok('acknowledged', {
+              type: 'object',
+              properties: {
+                ack: { $ref: '#/components/schemas/LeaseAck' },
+                sig: { type: 'string' },
+                assignments: { type: 'array', items: Assignment },
+              },
+            }),
+            ...errors,
+          },
         },
-      }),
+      ),
     },
     '/api/v1/workers/{id}/poll': {
       get: op('long poll: answers when the assignment set changes, or after wait_ms', 'worker', {
         parameters: [idParam(), { name: 'wait_ms', in: 'query', schema: { type: 'integer' } }],
       }),
     },
-    '/api/v1/workers/{id}/deregister': { post: op('clean shutdown of a worker (gone)', 'worker', { parameters: [idParam()] }) },
+    '/api/v1/workers/{id}/deregister': {
+      post: op('clean shutdown of a worker (gone)', 'worker', { parameters: [idParam()] }),
+    },
     '/api/v1/tasks': {
-      get: op('list tasks', 'viewer', { parameters: [{ name: 'status', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer' } }] }),
+      get: op('list tasks', 'viewer', {
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer' } },
+        ],
+      }),
       post: op('submit a task', 'operator', {
         requestBody: json({ $ref: '#/components/schemas/TaskSpec' }),
         responses: { '201': ok('queued', { $ref: '#/components/schemas/Task' }), ...errors },
       }),
     },
-    '/api/v1/tasks/{id}': { get: op('a task', 'viewer', { parameters: [idParam()], responses: { '200': ok('task', { $ref: '#/components/schemas/Task' }), ...errors } }) },
+    '/api/v1/tasks/{id}': {
+      get: op('a task', 'viewer', {
+        parameters: [idParam()],
+        responses: { '200': ok('task', { $ref: '#/components/schemas/Task' }), ...errors },
+      }),
+    },
     '/api/v1/tasks/{id}/logs': {
       get: op('log events after seq N → {lines, events, next}', 'viewer', {
-        parameters: [idParam(), { name: 'after', in: 'query', schema: { type: 'integer' } }, { name: 'limit', in: 'query', schema: { type: 'integer' } }],
+        parameters: [
+          idParam(),
+          { name: 'after', in: 'query', schema: { type: 'integer' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer' } },
+        ],
       }),
     },
     '/api/v1/tasks/{id}/cancel': { post: op('cancel a task', 'operator', { parameters: [idParam()] }) },
     '/api/v1/tasks/{id}/kill': { post: op('kill a task', 'operator', { parameters: [idParam()] }) },
     '/api/v1/tasks/{id}/pause': { post: op('pause a task', 'operator', { parameters: [idParam()] }) },
-    '/api/v1/tasks/{id}/resume': { post: op('resume a paused task', 'operator', { parameters: [idParam()] }) },
-    '/api/v1/tasks/{id}/spec': { get: op('the task spec (fenced; assigned → running)', 'worker', { parameters: [idParam(), fenceHeader] }) },
+    '/api/v1/tasks/{id}/resume': {
+      post: op('resume a paused task', 'operator', { parameters: [idParam()] }),
+    },
+    '/api/v1/tasks/{id}/spec': {
+      get: op('the task spec (fenced; assigned → running)', 'worker', {
+        parameters: [idParam(), fenceHeader],
+      }),
+    },
     '/api/v1/tasks/{id}/events': {
       post: op('append log/progress events (fenced)', 'worker', {
         parameters: [idParam(), fenceHeader],
-        requestBody: json({ type: 'object', required: ['events'], properties: { token: { type: 'integer' }, events: { type: 'array' } } }),
+        requestBody: json({
+          type: 'object',
+          required: ['events'],
+          properties: { token: { type: 'integer' }, events: { type: 'array' } },
+        }),
       }),
     },
     '/api/v1/tasks/{id}/complete': {
       post: op('end the task, exactly once (fenced)', 'worker', {
         parameters: [idParam(), fenceHeader],
-        requestBody: json({ type: 'object', required: ['status'], properties: { status: { enum: ['succeeded', 'failed'] }, result: {}, error: {} } }),
+        requestBody: json({
+          type: 'object',
+          required: ['status'],
+          properties: { status: { enum: ['succeeded', 'failed'] }, result: {}, error: {} },
+        }),
       }),
     },
-    '/api/v1/tasks/{id}/state': { get: op("the task's state snapshot (fenced)", 'worker', { parameters: [idParam(), fenceHeader, ...stateQuery] }) },
+    '/api/v1/tasks/{id}/state': {
+      get: op("the task's state snapshot (fenced)", 'worker', {
+        parameters: [idParam(), fenceHeader, ...stateQuery],
+      }),
+    },
     '/api/v1/tasks/{id}/state/intents/{address}': {
-      put: op('record a create intent (fenced)', 'worker', { parameters: [idParam(), idParam('address'), fenceHeader, ...stateQuery] }),
-      delete: op('clear an intent (fenced)', 'worker', { parameters: [idParam(), idParam('address'), fenceHeader, ...stateQuery] }),
+      put: op('record a create intent (fenced)', 'worker', {
+        parameters: [idParam(), idParam('address'), fenceHeader, ...stateQuery],
+      }),
+      delete: op('clear an intent (fenced)', 'worker', {
+        parameters: [idParam(), idParam('address'), fenceHeader, ...stateQuery],
+      }),
     },
     '/api/v1/tasks/{id}/state/commit': {
       post: op('record one state change {change, clearIntent} → {serial} (fenced)', 'worker', {

@@ -82,5 +82,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, what: stri
   const problems: Problem[] = r.error.issues.map((i) => ({
     message: `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`,
   }));
-  throw new DroverError('VALIDATION', `invalid ${what}: ${problems.map((p) => p.message).join('; ')}`, { problems });
+  throw new DroverError('VALIDATION', `invalid ${what}: ${problems.map((p) => p.message).join('; ')}`, {
+    problems,
+  });
 }

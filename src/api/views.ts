@@ -4,7 +4,8 @@
 import type { TaskRow, WorkerRow } from '../scheduler/sql/rows.ts';
 import type { Timing } from '../scheduler/timing.ts';
 
-const iso = (ms: number | null): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | null): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 export function taskView(t: TaskRow): Record<string, unknown> {
   return {

@@ -5,7 +5,13 @@
  * state of its own (flock, target) and refuses it once its lease token is stale.
  */
 import { DroverError, ErrorCodes, type ErrorCode } from '../errors.ts';
-import type { Intent, ResourceState, StateBackend, StateChange, StateSnapshot } from '../engine/state-types.ts';
+import type {
+  Intent,
+  ResourceState,
+  StateBackend,
+  StateChange,
+  StateSnapshot,
+} from '../engine/state-types.ts';
 import type { HttpClient, HttpResponse } from '../providers/types.ts';
 
 export interface HttpStateBackendOptions {
@@ -17,10 +23,18 @@ export interface HttpStateBackendOptions {
 
 /** The server's answer for a non-2xx status, as a DroverError with the server's code when it sent one. */
 export function errorFromResponse(res: HttpResponse, what: string): DroverError {
-  const err = (res.body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
-  const code = typeof err?.code === 'string' && err.code in ErrorCodes ? (err.code as ErrorCode) : res.status >= 500 ? 'STORE_UNAVAILABLE' : 'INTERNAL';
+  const err = (res.body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)
+    ?.error;
+  const code =
+    typeof err?.code === 'string' && err.code in ErrorCodes
+      ? (err.code as ErrorCode)
+      : res.status >= 500
+        ? 'STORE_UNAVAILABLE'
+        : 'INTERNAL';
   const message = typeof err?.message === 'string' ? err.message : `${what} answered HTTP ${res.status}`;
-  return new DroverError(code, message, { details: { status: res.status, ...(typeof err?.code === 'string' ? { remoteCode: err.code } : {}) } });
+  return new DroverError(code, message, {
+    details: { status: res.status, ...(typeof err?.code === 'string' ? { remoteCode: err.code } : {}) },
+  });
 }
 
 export class HttpStateBackend implements StateBackend {
@@ -34,11 +48,18 @@ export class HttpStateBackend implements StateBackend {
     return `${this.base}${path}?flock=${encodeURIComponent(flock)}&target=${encodeURIComponent(target)}`;
   }
 
-  private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<unknown> {
+  private async call(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    url: string,
+    body?: unknown,
+  ): Promise<unknown> {
     const res = await this.opts.http.request({
       method,
       url,
-      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body } : {}),
     });
     if (res.status < 200 || res.status >= 300) throw errorFromResponse(res, `${method} ${url}`);
@@ -69,11 +90,20 @@ export class HttpStateBackend implements StateBackend {
     await this.call('PUT', this.url(`/intents/${encodeURIComponent(intent.address)}`, flock, target), intent);
   }
 
-  async commit(flock: string, target: string, change: StateChange, opts: { clearIntent?: boolean } = {}): Promise<number> {
-    const body = (await this.call('POST', this.url('/commit', flock, target), { change, clearIntent: opts.clearIntent === true })) as {
+  async commit(
+    flock: string,
+    target: string,
+    change: StateChange,
+    opts: { clearIntent?: boolean } = {},
+  ): Promise<number> {
+    const body = (await this.call('POST', this.url('/commit', flock, target), {
+      change,
+      clearIntent: opts.clearIntent === true,
+    })) as {
       serial?: unknown;
     };
-    if (typeof body?.serial !== 'number') throw new DroverError('INTERNAL', 'the server answered a state commit without a serial');
+    if (typeof body?.serial !== 'number')
+      throw new DroverError('INTERNAL', 'the server answered a state commit without a serial');
     return body.serial;
   }
 

@@ -13,7 +13,14 @@ import fc from 'fast-check';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, type TestDb } from '../../test/helpers/db.ts';
-import { call, ScriptedWorker, startTestServer, taskSpec, waitFor, type TestServer } from '../server/test-harness.ts';
+import {
+  call,
+  ScriptedWorker,
+  startTestServer,
+  taskSpec,
+  waitFor,
+  type TestServer,
+} from '../server/test-harness.ts';
 import type { Timing } from './timing.ts';
 
 const T: Partial<Timing> = {
@@ -47,7 +54,10 @@ afterAll(async () => {
 });
 
 /** One worker's script: alternating live / silent periods (ms). */
-const script = fc.array(fc.record({ live: fc.boolean(), ms: fc.integer({ min: 50, max: 700 }) }), { minLength: 1, maxLength: 4 });
+const script = fc.array(fc.record({ live: fc.boolean(), ms: fc.integer({ min: 50, max: 700 }) }), {
+  minLength: 1,
+  maxLength: 4,
+});
 
 describe('lease state machine (scheduler side)', () => {
   it('never hands one task to two workers, respects the quarantine and capacity, ends each task once', async () => {
@@ -66,8 +76,12 @@ describe('lease state machine (scheduler side)', () => {
             ws.push(w);
           }
           const ids: string[] = [];
-          const record = (w: ScriptedWorker, ack: { issued_at: string; tasks: readonly { task_id: string; token: number }[] }): void => {
-            if (ack.tasks.length > capacity) violations.push(`${w.name} acked ${ack.tasks.length} tasks > capacity ${capacity}`);
+          const record = (
+            w: ScriptedWorker,
+            ack: { issued_at: string; tasks: readonly { task_id: string; token: number }[] },
+          ): void => {
+            if (ack.tasks.length > capacity)
+              violations.push(`${w.name} acked ${ack.tasks.length} tasks > capacity ${capacity}`);
             for (const t of ack.tasks) {
               const list = seen.get(t.task_id) ?? [];
               list.push({ worker: w.id, token: t.token, at: Date.parse(ack.issued_at) });
@@ -138,7 +152,8 @@ describe('lease state machine (scheduler side)', () => {
                     fence: `${a.task_id}:${a.token}`,
                     body: { status: 'failed' },
                   });
-                  if (again.status !== 409) violations.push(`second completion of ${a.task_id} answered ${again.status}`);
+                  if (again.status !== 409)
+                    violations.push(`second completion of ${a.task_id} answered ${again.status}`);
                 }
               }
               const { rows } = await s.db.query<{ n: number }>(
@@ -150,7 +165,9 @@ describe('lease state machine (scheduler side)', () => {
             20_000,
           );
           // Retire this run's workers so the next run starts clean.
-          await s.db.query(`UPDATE drover_workers SET status = 'gone' WHERE id = ANY($1::text[])`, [ws.map((w) => w.id)]);
+          await s.db.query(`UPDATE drover_workers SET status = 'gone' WHERE id = ANY($1::text[])`, [
+            ws.map((w) => w.id),
+          ]);
 
           for (const id of ids) if (!completed.has(id)) violations.push(`task ${id} never completed`);
           for (const [task, acks] of seen) {
@@ -163,7 +180,8 @@ describe('lease state machine (scheduler side)', () => {
             }
             const sorted = [...acks].sort((x, y) => x.at - y.at);
             for (let i = 1; i < sorted.length; i++) {
-              if (sorted[i]!.token < sorted[i - 1]!.token) violations.push(`task ${task}: token went down in acks`);
+              if (sorted[i]!.token < sorted[i - 1]!.token)
+                violations.push(`task ${task}: token went down in acks`);
             }
             // Quarantine between owners.
             const byToken = [...owner.keys()].sort((a, b) => a - b);
@@ -173,7 +191,9 @@ describe('lease state machine (scheduler side)', () => {
               const lastPrev = prev[prev.length - 1]!.at;
               const firstNext = next[0]!.at;
               if (firstNext - lastPrev < T.leaseTtlMs! + T.leaseGraceMs! - 5) {
-                violations.push(`task ${task}: token ${byToken[i]} acked ${firstNext - lastPrev} ms after the last ack of token ${byToken[i - 1]}`);
+                violations.push(
+                  `task ${task}: token ${byToken[i]} acked ${firstNext - lastPrev} ms after the last ack of token ${byToken[i - 1]}`,
+                );
               }
             }
           }

@@ -32,7 +32,11 @@ export type WorkerStatus = 'healthy' | 'unhealthy' | 'gone';
  *   assigned/running → queued again when its worker's lease expired and lease_grace passed (reassign).
  */
 export type TaskStatus = 'queued' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const satisfies readonly TaskStatus[];
+export const TERMINAL_STATUSES = [
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const satisfies readonly TaskStatus[];
 
 export type TaskKind = 'plan' | 'apply' | 'destroy';
 export const TASK_KINDS = ['plan', 'apply', 'destroy'] as const satisfies readonly TaskKind[];

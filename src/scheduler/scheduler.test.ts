@@ -15,6 +15,7 @@ import {
   startTestServer,
   taskSpec,
   waitFor,
+  type Json,
   type TestServer,
 } from '../server/test-harness.ts';
 import { canonicalJson, signAck, verifyAck, type LeaseAck } from './protocol.ts';
@@ -25,7 +26,6 @@ const GRACE = FAST_TIMING.leaseGraceMs!;
 let tdb: TestDb;
 let servers: TestServer[] = [];
 let workers: ScriptedWorker[] = [];
-
 
 async function server(opts: Parameters<typeof startTestServer>[1] = {}): Promise<TestServer> {
   const s = await startTestServer(tdb.db, opts);
@@ -47,7 +47,7 @@ async function submit(s: TestServer, over: Parameters<typeof taskSpec>[0] = {}):
   return r.body.task_id as string;
 }
 
-async function task(s: TestServer, id: string): Promise<any> {
+async function task(s: TestServer, id: string): Promise<Json> {
   const r = await call(s.url, 'GET', `/api/v1/tasks/${id}`, { token: s.adminToken });
   expect(r.status).toBe(200);
   return r.body;
@@ -61,7 +61,9 @@ const assignedTo = (s: TestServer, id: string, workerId: string) =>
 
 describe('protocol helpers', () => {
   it('canonical JSON sorts keys at every level and the signature covers every field', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"e":3,"f":2}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"e":3,"f":2}]},"b":1}',
+    );
     const ack: LeaseAck = {
       worker_id: 'w',
       seq: 3,
@@ -99,7 +101,12 @@ describe('scheduler', () => {
     workers.push(w);
     const reg = await w.register();
     expect(reg.ack_key).toMatch(/^[0-9a-f]{64}$/);
-    expect(reg).toMatchObject({ heartbeat_ms: 100, lease_ttl_ms: TTL, lease_grace_ms: GRACE, margin_ms: 100 });
+    expect(reg).toMatchObject({
+      heartbeat_ms: 100,
+      lease_ttl_ms: TTL,
+      lease_grace_ms: GRACE,
+      margin_ms: 100,
+    });
     const before = Date.now();
     const hb = await w.heartbeat([]);
     const after = Date.now();
@@ -117,9 +124,19 @@ describe('scheduler', () => {
     const hb2 = await w2.heartbeat([]);
     expect(verifyAck(w.ackKey, hb2.ack, hb2.sig)).toBe(false);
     // Unknown worker.
-    const r = await call(s.url, 'POST', '/api/v1/workers/nope/heartbeat', { token: w.token, body: { seq: 1, tasks: [] } });
+    const r = await call(s.url, 'POST', '/api/v1/workers/nope/heartbeat', {
+      token: w.token,
+      body: { seq: 1, tasks: [] },
+    });
     expect(r.status).toBe(404);
     expect(r.body.error.code).toBe('WORKER_UNKNOWN');
+    // A deregistered worker is gone: its heartbeats and polls say so, and it must register again.
+    const d = await call(s.url, 'POST', `/api/v1/workers/${w.id}/deregister`, { token: w.token });
+    expect(d.status).toBe(200);
+    expect(((await w.heartbeatRaw([])).body as Json).error.code).toBe('WORKER_UNKNOWN');
+    expect(((await w.poll(0)).body as Json).error.code).toBe('WORKER_UNKNOWN');
+    const list = await call(s.url, 'GET', '/api/v1/workers', { token: s.adminToken });
+    expect(list.body.workers.find((x: Json) => x.id === w.id).status).toBe('gone');
   });
 
   it('assigns to the least-loaded healthy worker (ties: idle longest) within capacity', async () => {
@@ -139,7 +156,7 @@ describe('scheduler', () => {
     await sleep(300);
     expect((await task(s, t4)).status).toBe('queued'); // nobody has room
     const list = await call(s.url, 'GET', '/api/v1/workers', { token: s.adminToken });
-    const byName = Object.fromEntries(list.body.workers.map((x: any) => [x.name, x]));
+    const byName = Object.fromEntries(list.body.workers.map((x: Json) => [x.name, x]));
     expect(byName.a.tasks.sort()).toEqual([t1, t3].sort());
     expect(byName.b.tasks).toEqual([t2]);
     expect(byName.a.status).toBe('healthy');
@@ -155,7 +172,7 @@ describe('scheduler', () => {
     // The long poll answers when the set changes.
     const polled = await b.poll(2_000);
     expect(polled.status).toBe(200);
-    expect(polled.body.assignments.map((x: any) => x.task_id)).toEqual([t4]);
+    expect(polled.body.assignments.map((x: Json) => x.task_id)).toEqual([t4]);
   });
 
   it('long poll returns as soon as an assignment arrives', async () => {
@@ -169,7 +186,13 @@ describe('scheduler', () => {
     const r = await pending;
     expect(r.status).toBe(200);
     expect(r.body.assignments).toEqual([
-      expect.objectContaining({ task_id: id, token: 1, kind: 'apply', control: 'run', spec: expect.objectContaining({ target: 'beta' }) }),
+      expect.objectContaining({
+        task_id: id,
+        token: 1,
+        kind: 'apply',
+        control: 'run',
+        spec: expect.objectContaining({ target: 'beta' }),
+      }),
     ]);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
@@ -189,12 +212,16 @@ describe('scheduler', () => {
     // a falls silent. After lease_ttl it is unhealthy but keeps the task through the grace.
     await waitFor('a unhealthy', async () => {
       const list = await call(s.url, 'GET', '/api/v1/workers', { token: s.adminToken });
-      return list.body.workers.find((x: any) => x.id === a.id)?.status === 'unhealthy';
+      return list.body.workers.find((x: Json) => x.id === a.id)?.status === 'unhealthy';
     });
     expect(Date.now() - lastBeat).toBeGreaterThanOrEqual(TTL - 50);
     expect((await task(s, id)).worker).toBe(a.id);
     // Fenced calls of a's task are refused once its lease is gone, even before reassignment.
-    const early = await call(s.url, 'POST', `/api/v1/tasks/${id}/events`, { token: a.token, fence: `${id}:1`, body: { events: ['late'] } });
+    const early = await call(s.url, 'POST', `/api/v1/tasks/${id}/events`, {
+      token: a.token,
+      fence: `${id}:1`,
+      body: { events: ['late'] },
+    });
     expect(early.status).toBe(403);
     expect(early.body.error.code).toBe('LEASE_EXPIRED');
     const moved = await assignedTo(s, id, b.id);
@@ -213,7 +240,11 @@ describe('scheduler', () => {
     });
     expect(stale.status).toBe(409);
     expect(stale.body.error.code).toBe('STALE_FENCE');
-    const staleDone = await call(s.url, 'POST', `/api/v1/tasks/${id}/complete`, { token: a.token, fence: `${id}:1`, body: { status: 'succeeded' } });
+    const staleDone = await call(s.url, 'POST', `/api/v1/tasks/${id}/complete`, {
+      token: a.token,
+      fence: `${id}:1`,
+      body: { status: 'succeeded' },
+    });
     expect(staleDone.status).toBe(409);
     expect(staleDone.body.error.code).toBe('STALE_FENCE');
     const fresh = await call(s.url, 'GET', `/api/v1/tasks/${id}/spec`, { token: b.token, fence: `${id}:2` });
@@ -230,7 +261,7 @@ describe('scheduler', () => {
     await a.heartbeat([id]);
     await waitFor('a unhealthy', async () => {
       const list = await call(s.url, 'GET', '/api/v1/workers', { token: s.adminToken });
-      return list.body.workers.find((x: any) => x.id === a.id)?.status === 'unhealthy';
+      return list.body.workers.find((x: Json) => x.id === a.id)?.status === 'unhealthy';
     });
     const hb = await a.heartbeat([id]);
     expect(hb.ack.tasks).toEqual([{ task_id: id, token: 1 }]);
@@ -248,12 +279,24 @@ describe('scheduler', () => {
     const id = await submit(s);
     await assignedTo(s, id, w.id);
     const fence = `${id}:1`;
-    const ev = await call(s.url, 'POST', `/api/v1/tasks/${id}/events`, { token: w.token, fence, body: { token: 1, events: [{ msg: 'hello' }, 'two'] } });
+    const ev = await call(s.url, 'POST', `/api/v1/tasks/${id}/events`, {
+      token: w.token,
+      fence,
+      body: { token: 1, events: [{ msg: 'hello' }, 'two'] },
+    });
     expect(ev.status).toBe(200);
-    const ok = await call(s.url, 'POST', `/api/v1/tasks/${id}/complete`, { token: w.token, fence, body: { status: 'failed', error: { code: 'APPLY_FAILED', message: 'boom' } } });
+    const ok = await call(s.url, 'POST', `/api/v1/tasks/${id}/complete`, {
+      token: w.token,
+      fence,
+      body: { status: 'failed', error: { code: 'APPLY_FAILED', message: 'boom' } },
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.status).toBe('failed');
-    const again = await call(s.url, 'POST', `/api/v1/tasks/${id}/complete`, { token: w.token, fence, body: { status: 'succeeded' } });
+    const again = await call(s.url, 'POST', `/api/v1/tasks/${id}/complete`, {
+      token: w.token,
+      fence,
+      body: { status: 'succeeded' },
+    });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('STALE_FENCE');
     const t = await task(s, id);
@@ -261,13 +304,21 @@ describe('scheduler', () => {
     expect(t.ended_at).toEqual(expect.any(String));
     const logs = await call(s.url, 'GET', `/api/v1/tasks/${id}/logs?after=0`, { token: s.adminToken });
     expect(logs.body.lines).toEqual([{ msg: 'hello' }, 'two']);
-    const more = await call(s.url, 'GET', `/api/v1/tasks/${id}/logs?after=${logs.body.next}`, { token: s.adminToken });
+    const more = await call(s.url, 'GET', `/api/v1/tasks/${id}/logs?after=${logs.body.next}`, {
+      token: s.adminToken,
+    });
     expect(more.body.lines).toEqual([]);
     // Concurrent completions of one task: exactly one wins.
     const id2 = await submit(s);
     await assignedTo(s, id2, w.id);
     const tries = await Promise.all(
-      Array.from({ length: 6 }, () => call(s.url, 'POST', `/api/v1/tasks/${id2}/complete`, { token: w.token, fence: `${id2}:1`, body: { status: 'succeeded' } })),
+      Array.from({ length: 6 }, () =>
+        call(s.url, 'POST', `/api/v1/tasks/${id2}/complete`, {
+          token: w.token,
+          fence: `${id2}:1`,
+          body: { status: 'succeeded' },
+        }),
+      ),
     );
     expect(tries.filter((r) => r.status === 200)).toHaveLength(1);
     expect(tries.filter((r) => r.status === 409)).toHaveLength(5);
@@ -288,14 +339,29 @@ describe('scheduler', () => {
       [`${id}:1`, other, 409, 'STALE_FENCE'],
     ];
     for (const [fence, token, status, code] of cases) {
-      const r = await call(s.url, 'GET', `/api/v1/tasks/${id}/state?flock=hello&target=beta`, { token, ...(fence ? { fence } : {}) });
+      const r = await call(s.url, 'GET', `/api/v1/tasks/${id}/state?flock=hello&target=beta`, {
+        token,
+        ...(fence ? { fence } : {}),
+      });
       expect([fence, r.status, r.body.error?.code]).toEqual([fence, status, code]);
     }
-    const wrongState = await call(s.url, 'GET', `/api/v1/tasks/${id}/state?flock=hello&target=prod`, { token: a.token, fence: `${id}:1` });
+    const wrongState = await call(s.url, 'GET', `/api/v1/tasks/${id}/state?flock=hello&target=prod`, {
+      token: a.token,
+      fence: `${id}:1`,
+    });
     expect(wrongState.status).toBe(403);
-    const right = await call(s.url, 'GET', `/api/v1/tasks/${id}/state?flock=hello&target=beta`, { token: a.token, fence: `${id}:1` });
+    const right = await call(s.url, 'GET', `/api/v1/tasks/${id}/state?flock=hello&target=beta`, {
+      token: a.token,
+      fence: `${id}:1`,
+    });
     expect(right.status).toBe(200);
-    expect(right.body).toMatchObject({ flock: 'hello', target: 'beta', serial: 0, resources: [], intents: [] });
+    expect(right.body).toMatchObject({
+      flock: 'hello',
+      target: 'beta',
+      serial: 0,
+      resources: [],
+      intents: [],
+    });
   });
 
   it('controls tasks: cancel a queued one at once, pause/resume, kill a running one', async () => {
@@ -327,8 +393,17 @@ describe('scheduler', () => {
     const gone = await w.heartbeat([]);
     expect(gone.ack.tasks).toEqual([]);
     expect(await task(s, id)).toMatchObject({ status: 'cancelled' });
-    const audit = await s.db.query<{ action: string }>(`SELECT action FROM drover_audit WHERE object = $1 ORDER BY id`, [id]);
-    expect(audit.rows.map((r) => r.action)).toEqual(['task.submit', 'task.pause', 'task.resume', 'task.kill', 'task.cancelled']);
+    const audit = await s.db.query<{ action: string }>(
+      `SELECT action FROM drover_audit WHERE object = $1 ORDER BY id`,
+      [id],
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual([
+      'task.submit',
+      'task.pause',
+      'task.resume',
+      'task.kill',
+      'task.cancelled',
+    ]);
   });
 
   it('a restarted scheduler treats every lease as freshly renewed', async () => {
@@ -344,13 +419,17 @@ describe('scheduler', () => {
     const restartedAt = Date.now();
     const s2 = await server();
     const list = await call(s2.url, 'GET', '/api/v1/workers', { token: s2.adminToken });
-    const me = list.body.workers.find((x: any) => x.id === w.id);
+    const me = list.body.workers.find((x: Json) => x.id === w.id);
     expect(me.status).toBe('healthy');
     expect(Date.parse(me.lease_expires_at)).toBeGreaterThanOrEqual(restartedAt + TTL - 200);
     await sleep(TTL / 2);
     expect(await task(s2, id)).toMatchObject({ worker: w.id, token: 1 });
     // The worker's heartbeats keep it going through the new scheduler.
-    const w2 = Object.assign(new ScriptedWorker(s2.url, w.token, 'w'), { id: w.id, ackKey: w.ackKey, seq: w.seq });
+    const w2 = Object.assign(new ScriptedWorker(s2.url, w.token, 'w'), {
+      id: w.id,
+      ackKey: w.ackKey,
+      seq: w.seq,
+    });
     workers.push(w2);
     const hb = await w2.heartbeat([id]);
     expect(hb.ack.tasks).toEqual([{ task_id: id, token: 1 }]);
@@ -365,13 +444,17 @@ describe('scheduler', () => {
     for (const w of ws) w.keepAlive();
     const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => submit(i % 2 ? s2 : s1)));
     await waitFor('8 tasks assigned', async () => {
-      const r = await s1.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM drover_tasks WHERE status IN ('assigned','running')`);
+      const r = await s1.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM drover_tasks WHERE status IN ('assigned','running')`,
+      );
       return r.rows[0]!.n === 8;
     });
     await sleep(300);
-    const rows = (await s1.db.query<{ id: string; worker_id: string | null; token: number; attempts: number }>(
-      `SELECT id, worker_id, token::int AS token, attempts FROM drover_tasks`,
-    )).rows;
+    const rows = (
+      await s1.db.query<{ id: string; worker_id: string | null; token: number; attempts: number }>(
+        `SELECT id, worker_id, token::int AS token, attempts FROM drover_tasks`,
+      )
+    ).rows;
     expect(rows).toHaveLength(ids.length);
     for (const r of rows.filter((x) => x.worker_id)) expect([r.token, r.attempts]).toEqual([1, 1]);
     const load = new Map<string, number>();
@@ -383,11 +466,15 @@ describe('scheduler', () => {
     'several server processes on one PostgreSQL never assign one task twice (PostgreSQL only: PGlite is one process)',
     async () => {
       // Separate pools = separate connections: real concurrency in the database.
-      const dbs = [await openStore({ databaseUrl: tdb.url! }), await openStore({ databaseUrl: tdb.url! }), await openStore({ databaseUrl: tdb.url! })];
+      const dbs = [
+        await openStore({ databaseUrl: tdb.url! }),
+        await openStore({ databaseUrl: tdb.url! }),
+        await openStore({ databaseUrl: tdb.url! }),
+      ];
       try {
         const ss: TestServer[] = [];
         for (const db of dbs) {
-          const s = await startTestServer(db, process.env['DEBUG_SCHED'] ? { log: { info() {}, warn: (m, f) => console.log('WARN', m, JSON.stringify(f)), error: (m, f) => console.log('ERR', m, JSON.stringify(f)) } } : {});
+          const s = await startTestServer(db);
           servers.push(s);
           ss.push(s);
         }
@@ -397,7 +484,9 @@ describe('scheduler', () => {
         // Burst submissions to all three at once, while every process sweeps and assigns.
         await Promise.all(Array.from({ length: 60 }, (_, i) => submit(ss[i % 3]!)));
         await waitFor('18 tasks assigned', async () => {
-          const r = await dbs[0]!.query<{ n: number }>(`SELECT count(*)::int AS n FROM drover_tasks WHERE status IN ('assigned','running')`);
+          const r = await dbs[0]!.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM drover_tasks WHERE status IN ('assigned','running')`,
+          );
           return r.rows[0]!.n === 18;
         });
         // Complete them as fast as possible from all sides, so the rest flows through all schedulers.
@@ -408,7 +497,11 @@ describe('scheduler', () => {
           await Promise.all(
             rows.map((r) => {
               const w = ws.find((x) => x.id === r.worker_id)!;
-              return call(ss[round % 3]!.url, 'POST', `/api/v1/tasks/${r.id}/complete`, { token: w.token, fence: `${r.id}:${r.token}`, body: { status: 'succeeded' } });
+              return call(ss[round % 3]!.url, 'POST', `/api/v1/tasks/${r.id}/complete`, {
+                token: w.token,
+                fence: `${r.id}:${r.token}`,
+                body: { status: 'succeeded' },
+              });
             }),
           );
           const over = await dbs[0]!.query(
@@ -416,19 +509,37 @@ describe('scheduler', () => {
           );
           expect(over.rows).toEqual([]);
         }
-        await waitFor('all done', async () => {
-          const r = await dbs[0]!.query<{ n: number }>(`SELECT count(*)::int AS n FROM drover_tasks WHERE status = 'succeeded'`);
-          if (r.rows[0]!.n < 60) {
-            const { rows } = await dbs[0]!.query<{ id: string; token: number; worker_id: string }>(
-              `SELECT id, token::int AS token, worker_id FROM drover_tasks WHERE status IN ('assigned','running')`,
+        await waitFor(
+          'all done',
+          async () => {
+            const r = await dbs[0]!.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM drover_tasks WHERE status = 'succeeded'`,
             );
-            await Promise.all(rows.map((x) => call(ss[0]!.url, 'POST', `/api/v1/tasks/${x.id}/complete`, { token: ws.find((w) => w.id === x.worker_id)!.token, fence: `${x.id}:${x.token}`, body: { status: 'succeeded' } })));
-          }
-          return r.rows[0]!.n === 60;
-        }, 30_000);
-        const { rows } = await dbs[0]!.query<{ token: number; attempts: number }>(`SELECT token::int AS token, attempts FROM drover_tasks`);
+            if (r.rows[0]!.n < 60) {
+              const { rows } = await dbs[0]!.query<{ id: string; token: number; worker_id: string }>(
+                `SELECT id, token::int AS token, worker_id FROM drover_tasks WHERE status IN ('assigned','running')`,
+              );
+              await Promise.all(
+                rows.map((x) =>
+                  call(ss[0]!.url, 'POST', `/api/v1/tasks/${x.id}/complete`, {
+                    token: ws.find((w) => w.id === x.worker_id)!.token,
+                    fence: `${x.id}:${x.token}`,
+                    body: { status: 'succeeded' },
+                  }),
+                ),
+              );
+            }
+            return r.rows[0]!.n === 60;
+          },
+          30_000,
+        );
+        const { rows } = await dbs[0]!.query<{ token: number; attempts: number }>(
+          `SELECT token::int AS token, attempts FROM drover_tasks`,
+        );
         for (const r of rows) expect([r.token, r.attempts]).toEqual([1, 1]);
-        const completions = await dbs[0]!.query<{ n: number }>(`SELECT count(*)::int AS n FROM drover_audit WHERE action = 'task.complete'`);
+        const completions = await dbs[0]!.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM drover_audit WHERE action = 'task.complete'`,
+        );
         expect(completions.rows[0]!.n).toBe(60);
       } finally {
         for (const w of workers) w.stopHeartbeats();

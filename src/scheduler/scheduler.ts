@@ -48,7 +48,7 @@ import { lockTaskForFence, markRunning, type FencedTask } from './sql/fence.ts';
 import { reassignExpired } from './sql/reassign.ts';
 import { insertWorker, markWorkerGone } from './sql/register.ts';
 import { renewAllLeases, renewLease } from './sql/renew.ts';
-import type { TaskRow } from './sql/rows.ts';
+import type { TaskRow, WorkerRow } from './sql/rows.ts';
 import { assignedTasks, getWorker, insertTask } from './sql/tasks.ts';
 
 /** Who is calling (from the bearer token). */
@@ -65,7 +65,13 @@ export interface SchedulerOptions {
   /** Assignments a task may lose to dead workers before it fails instead (default 5). */
   readonly maxAttempts?: number;
   /** Called after every change that must be audited (the api layer records it in the same transaction). */
-  readonly audit?: (tx: Queryable, actor: string, action: string, object: string, details?: unknown) => Promise<void>;
+  readonly audit?: (
+    tx: Queryable,
+    actor: string,
+    action: string,
+    object: string,
+    details?: unknown,
+  ) => Promise<void>;
 }
 
 const SILENT: Logger = { info() {}, warn() {}, error() {} };
@@ -88,7 +94,10 @@ export function flockNameOf(files: Readonly<Record<string, string>>): string {
   }
   const name = doc && typeof doc === 'object' ? (doc as Record<string, unknown>)['flock'] : undefined;
   if (typeof name !== 'string' || !/^[a-z][a-z0-9-]{0,62}$/.test(name)) {
-    throw new DroverError('CONFIG_INVALID', 'flock.yaml: `flock` must be a name matching [a-z][a-z0-9-]{0,62}');
+    throw new DroverError(
+      'CONFIG_INVALID',
+      'flock.yaml: `flock` must be a name matching [a-z][a-z0-9-]{0,62}',
+    );
   }
   return name;
 }
@@ -159,10 +168,17 @@ export class Scheduler {
     const expired = await expireLeases(this.db, { leaseTtlMs: t.leaseTtlMs, goneAfterMs: t.goneAfterMs });
     for (const id of expired.unhealthy) this.log.warn('worker lease expired: unhealthy', { worker: id });
     const moved = await this.db.transaction(async (tx) => {
-      const r = await reassignExpired(tx, { leaseTtlMs: t.leaseTtlMs, leaseGraceMs: t.leaseGraceMs, maxAttempts: this.maxAttempts });
-      for (const id of r.requeued) await this.audit(tx, 'system', 'task.requeue', id, { reason: 'worker lease expired' });
-      for (const id of r.failed) await this.audit(tx, 'system', 'task.fail', id, { reason: 'worker lease expired too often' });
-      for (const id of r.cancelled) await this.audit(tx, 'system', 'task.cancelled', id, { reason: 'worker lost while cancelling' });
+      const r = await reassignExpired(tx, {
+        leaseTtlMs: t.leaseTtlMs,
+        leaseGraceMs: t.leaseGraceMs,
+        maxAttempts: this.maxAttempts,
+      });
+      for (const id of r.requeued)
+        await this.audit(tx, 'system', 'task.requeue', id, { reason: 'worker lease expired' });
+      for (const id of r.failed)
+        await this.audit(tx, 'system', 'task.fail', id, { reason: 'worker lease expired too often' });
+      for (const id of r.cancelled)
+        await this.audit(tx, 'system', 'task.cancelled', id, { reason: 'worker lost while cancelling' });
       return r;
     });
     if (moved.workers.length) {
@@ -193,7 +209,9 @@ export class Scheduler {
         do {
           this.assignQueued = false;
           for (;;) {
-            const got = await this.db.transaction((tx) => claimAndAssign(tx, { leaseTtlMs: this.timing.leaseTtlMs, limit: 20 }));
+            const got = await this.db.transaction((tx) =>
+              claimAndAssign(tx, { leaseTtlMs: this.timing.leaseTtlMs, limit: 20 }),
+            );
             for (const c of got) this.notify(c.workerId);
             if (got.length) this.log.info('tasks assigned', { assignments: got });
             if (got.length < 20) break;
@@ -221,7 +239,11 @@ export class Scheduler {
         ackKey,
         tokenId: caller.tokenId,
       });
-      await this.audit(tx, caller.name, 'worker.register', w.id, { name: req.name, host: req.host, capacity: w.capacity });
+      await this.audit(tx, caller.name, 'worker.register', w.id, {
+        name: req.name,
+        host: req.host,
+        capacity: w.capacity,
+      });
       return w;
     });
     this.log.info('worker registered', { worker: worker.id, name: worker.name, capacity: worker.capacity });
@@ -248,23 +270,31 @@ export class Scheduler {
   }
 
   /** A worker token may act only for the workers it registered. */
-  private async checkWorkerOwner(q: Queryable, workerId: string, caller: Caller): Promise<void> {
+  private async checkWorkerOwner(q: Queryable, workerId: string, caller: Caller): Promise<WorkerRow> {
     const w = await getWorker(q, workerId);
-    if (!w) throw new DroverError('WORKER_UNKNOWN', `no worker ${workerId}; register first`, { details: { worker: workerId } });
+    if (!w)
+      throw new DroverError('WORKER_UNKNOWN', `no worker ${workerId}; register first`, {
+        details: { worker: workerId },
+      });
     if (caller.role === 'worker' && w.token_id !== caller.tokenId) {
       throw new DroverError('FORBIDDEN', `worker ${workerId} was registered with another token`);
     }
+    return w;
   }
 
   async heartbeat(workerId: string, req: HeartbeatRequest, caller: Caller): Promise<HeartbeatResponse> {
     const renewed = await this.db.transaction(async (tx) => {
       await this.checkWorkerOwner(tx, workerId, caller);
       const r = await renewLease(tx, workerId, req);
-      if (r) for (const id of r.ended) await this.audit(tx, 'system', 'task.cancelled', id, { reason: 'stopped by its worker' });
+      if (r)
+        for (const id of r.ended)
+          await this.audit(tx, 'system', 'task.cancelled', id, { reason: 'stopped by its worker' });
       return r;
     });
     if (!renewed) {
-      throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, { details: { worker: workerId } });
+      throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, {
+        details: { worker: workerId },
+      });
     }
     if (renewed.ended.length) this.notify(workerId);
     if (renewed.ended.length || renewed.tasks.length < renewed.worker.capacity) this.kick();
@@ -281,9 +311,16 @@ export class Scheduler {
 
   /** Long poll: returns when the worker's assignment set changes, or after waitMs. */
   async poll(workerId: string, waitMs: number, caller: Caller, signal?: AbortSignal): Promise<PollResponse> {
-    await this.checkWorkerOwner(this.db, workerId, caller);
-    const read = async (): Promise<Assignment[]> => (await assignedTasks(this.db, workerId)).map(toAssignment);
-    const print = (a: readonly Assignment[]): string => a.map((x) => `${x.task_id}:${x.token}:${x.control}`).join(',');
+    const w = await this.checkWorkerOwner(this.db, workerId, caller);
+    if (w.status === 'gone') {
+      throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, {
+        details: { worker: workerId },
+      });
+    }
+    const read = async (): Promise<Assignment[]> =>
+      (await assignedTasks(this.db, workerId)).map(toAssignment);
+    const print = (a: readonly Assignment[]): string =>
+      a.map((x) => `${x.task_id}:${x.token}:${x.control}`).join(',');
     const first = await read();
     const initial = print(first);
     const deadline = Date.now() + Math.max(0, Math.min(waitMs, this.timing.pollMaxMs));
@@ -335,7 +372,8 @@ export class Scheduler {
   async control(taskId: string, action: ControlAction, caller: Caller): Promise<TaskRow> {
     const r = await this.db.transaction(async (tx) => {
       const res = await controlTask(tx, taskId, action);
-      if (res.kind === 'ok') await this.audit(tx, caller.name, `task.${action}`, taskId, { ended: res.ended });
+      if (res.kind === 'ok')
+        await this.audit(tx, caller.name, `task.${action}`, taskId, { ended: res.ended });
       return res;
     });
     switch (r.kind) {
@@ -346,7 +384,9 @@ export class Scheduler {
           details: { task: taskId, status: r.task.status },
         });
       case 'conflict':
-        throw new DroverError('TASK_CANCELLED', `cannot ${action} task ${taskId}: ${r.message}`, { details: { task: taskId } });
+        throw new DroverError('TASK_CANCELLED', `cannot ${action} task ${taskId}: ${r.message}`, {
+          details: { task: taskId },
+        });
       case 'ok':
         if (r.task.worker_id) {
           if (r.ended) await touchWorker(this.db, r.task.worker_id).catch(() => {});
@@ -374,22 +414,33 @@ export class Scheduler {
     fn: (tx: Queryable, task: FencedTask) => Promise<T>,
   ): Promise<T> {
     const fence = parseFence(fenceHeader);
-    if (!fence) throw new DroverError('STALE_FENCE', 'missing or malformed Drover-Fence (TASK_ID:TOKEN)', { details: { task: taskId } });
+    if (!fence)
+      throw new DroverError('STALE_FENCE', 'missing or malformed Drover-Fence (TASK_ID:TOKEN)', {
+        details: { task: taskId },
+      });
     if (fence.taskId !== taskId) {
-      throw new DroverError('STALE_FENCE', `Drover-Fence names task ${fence.taskId}, not ${taskId}`, { details: { task: taskId } });
+      throw new DroverError('STALE_FENCE', `Drover-Fence names task ${fence.taskId}, not ${taskId}`, {
+        details: { task: taskId },
+      });
     }
     return this.db.transaction(async (tx) => {
       const task = await lockTaskForFence(tx, taskId, { leaseTtlMs: this.timing.leaseTtlMs, mode });
       if (!task) throw new DroverError('TASK_NOT_FOUND', `no task ${taskId}`, { details: { task: taskId } });
       const details = { task: taskId, token: fence.token, current: task.token, status: task.status };
       if (task.token !== fence.token || (task.status !== 'assigned' && task.status !== 'running')) {
-        throw new DroverError('STALE_FENCE', `task ${taskId}: token ${fence.token} is not its current assignment`, { details });
+        throw new DroverError(
+          'STALE_FENCE',
+          `task ${taskId}: token ${fence.token} is not its current assignment`,
+          { details },
+        );
       }
       if (caller.role === 'worker' && task.worker_token_id !== caller.tokenId) {
         throw new DroverError('STALE_FENCE', `task ${taskId} is not assigned to this worker`, { details });
       }
       if (!task.lease_valid) {
-        throw new DroverError('LEASE_EXPIRED', `the lease of task ${taskId}'s worker is not valid`, { details });
+        throw new DroverError('LEASE_EXPIRED', `the lease of task ${taskId}'s worker is not valid`, {
+          details,
+        });
       }
       return fn(tx, task);
     });
@@ -413,9 +464,18 @@ export class Scheduler {
     const { status, workerId } = await this.fenced(taskId, fence, caller, 'update', async (tx, task) => {
       // A failure after cancel/kill was asked for is the cancellation taking effect.
       const final: 'succeeded' | 'failed' | 'cancelled' =
-        outcome.status === 'failed' && (task.control === 'cancel' || task.control === 'kill') ? 'cancelled' : outcome.status;
-      const ok = await completeTask(tx, taskId, { status: final, result: outcome.result, error: outcome.error });
-      if (!ok) throw new DroverError('STALE_FENCE', `task ${taskId} has ended already`, { details: { task: taskId } });
+        outcome.status === 'failed' && (task.control === 'cancel' || task.control === 'kill')
+          ? 'cancelled'
+          : outcome.status;
+      const ok = await completeTask(tx, taskId, {
+        status: final,
+        result: outcome.result,
+        error: outcome.error,
+      });
+      if (!ok)
+        throw new DroverError('STALE_FENCE', `task ${taskId} has ended already`, {
+          details: { task: taskId },
+        });
       await this.audit(tx, caller.name, 'task.complete', taskId, { status: final, token: task.token });
       return { status: final, workerId: task.worker_id };
     });

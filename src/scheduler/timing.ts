@@ -78,21 +78,27 @@ export function resolveTiming(
     const raw = env[TIMING_ENV[key]];
     if (raw !== undefined && raw !== '') {
       const n = Number(raw);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${TIMING_ENV[key]} must be a positive integer (ms), got ${raw}`);
+      if (!Number.isInteger(n) || n <= 0)
+        throw new Error(`${TIMING_ENV[key]} must be a positive integer (ms), got ${raw}`);
       out[key] = n;
     }
     const o = overrides[key];
     if (o !== undefined) {
-      if (!Number.isInteger(o) || o <= 0) throw new Error(`timing.${key} must be a positive integer (ms), got ${o}`);
+      if (!Number.isInteger(o) || o <= 0)
+        throw new Error(`timing.${key} must be a positive integer (ms), got ${o}`);
       out[key] = o;
     }
   }
   const t = out as unknown as Timing;
   if (t.upstreamTimeoutMs >= t.leaseGraceMs) {
-    throw new Error(`upstream timeout (${t.upstreamTimeoutMs} ms) must be shorter than lease grace (${t.leaseGraceMs} ms)`);
+    throw new Error(
+      `upstream timeout (${t.upstreamTimeoutMs} ms) must be shorter than lease grace (${t.leaseGraceMs} ms)`,
+    );
   }
   if (t.heartbeatMs + t.marginMs >= t.leaseTtlMs) {
-    throw new Error(`heartbeat (${t.heartbeatMs} ms) + margin (${t.marginMs} ms) must be shorter than lease ttl (${t.leaseTtlMs} ms)`);
+    throw new Error(
+      `heartbeat (${t.heartbeatMs} ms) + margin (${t.marginMs} ms) must be shorter than lease ttl (${t.leaseTtlMs} ms)`,
+    );
   }
   return t;
 }

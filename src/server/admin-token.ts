@@ -12,14 +12,18 @@ import type { Db } from '../store/types.ts';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
-export async function ensureAdminToken(db: Db, dataDir: string): Promise<{ token: string; created: boolean; file: string }> {
+export async function ensureAdminToken(
+  db: Db,
+  dataDir: string,
+): Promise<{ token: string; created: boolean; file: string }> {
   const dir = resolve(dataDir);
   const file = join(dir, ADMIN_TOKEN_FILE);
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
-    const { rows } = await db.query(`SELECT 1 FROM drover_tokens WHERE token_hash = $1 AND role = 'admin' AND revoked_at IS NULL`, [
-      hashToken(token),
-    ]);
+    const { rows } = await db.query(
+      `SELECT 1 FROM drover_tokens WHERE token_hash = $1 AND role = 'admin' AND revoked_at IS NULL`,
+      [hashToken(token)],
+    );
     if (rows.length) return { token, created: false, file };
   }
   const { token } = await db.transaction(async (tx) => {
@@ -32,7 +36,11 @@ export async function ensureAdminToken(db: Db, dataDir: string): Promise<{ token
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
     chmodSync(file, 0o600); // an existing file keeps its old mode through writeFileSync
   } catch (e) {
-    throw new DroverError('STORE_UNAVAILABLE', `cannot write the admin token to ${file}: ${(e as Error).message}`, { cause: e });
+    throw new DroverError(
+      'STORE_UNAVAILABLE',
+      `cannot write the admin token to ${file}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   return { token, created: true, file };
 }

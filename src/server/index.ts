@@ -65,8 +65,11 @@ export interface RunningServer {
 }
 
 /** A Logger over pino, JSON lines on stderr. */
-export function jsonLogger(name = 'drover-server'): Logger {
-  const p = pino({ name }, pino.destination(2));
+export function jsonLogger(name = 'server'): Logger {
+  const p = pino(
+    { base: { component: name, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination(2),
+  );
   return {
     info: (msg, fields) => p.info(fields ?? {}, msg),
     warn: (msg, fields) => p.warn(fields ?? {}, msg),
@@ -94,14 +97,27 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   try {
     const admin = await ensureAdminToken(db, dataDir);
     if (admin.created) opts.onAdminTokenCreated?.(admin.token, admin.file);
-    scheduler = new Scheduler({ db, timing, log, audit, ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}) });
+    scheduler = new Scheduler({
+      db,
+      timing,
+      log,
+      audit,
+      ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+    });
     await scheduler.start();
-    app = await buildApp({ db, scheduler, auth: new Authenticator(db) }, { log, ...(opts.plugins ? { plugins: opts.plugins } : {}) });
+    app = await buildApp(
+      { db, scheduler, auth: new Authenticator(db) },
+      { log, ...(opts.plugins ? { plugins: opts.plugins } : {}) },
+    );
     const host = opts.host ?? DEFAULT_HOST;
     try {
       await app.listen({ port: opts.port ?? DEFAULT_PORT, host });
     } catch (e) {
-      throw new DroverError('USAGE', `cannot listen on ${host}:${opts.port ?? DEFAULT_PORT}: ${(e as Error).message}`, { cause: e });
+      throw new DroverError(
+        'USAGE',
+        `cannot listen on ${host}:${opts.port ?? DEFAULT_PORT}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     const port = (app.server.address() as AddressInfo).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -155,7 +171,8 @@ function cliArgs(): string[] {
 function intFlag(raw: string | undefined, name: string, dflt: number, min: number): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > 65535) throw new DroverError('USAGE', `${name} must be an integer ≥ ${min}, got '${raw}'`);
+  if (!Number.isInteger(n) || n < min || n > 65535)
+    throw new DroverError('USAGE', `${name} must be an integer ≥ ${min}, got '${raw}'`);
   return n;
 }
 
@@ -169,7 +186,9 @@ async function spawnWorkers(server: RunningServer, n: number, log: Logger): Prom
       env: { ...process.env, DROVER_TOKEN: token, DROVER_SERVER: server.url },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    child.on('exit', (code, signal) => log.warn('worker process exited', { name, pid: child.pid, code, signal }));
+    child.on('exit', (code, signal) =>
+      log.warn('worker process exited', { name, pid: child.pid, code, signal }),
+    );
     children.push(child);
   }
   return children;

@@ -7,7 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { verifyAck, type HeartbeatResponse, type PollResponse, type RegisterResponse, type TaskSpec } from '../scheduler/protocol.ts';
+import {
+  verifyAck,
+  type HeartbeatResponse,
+  type PollResponse,
+  type RegisterResponse,
+  type TaskSpec,
+} from '../scheduler/protocol.ts';
 import type { Timing } from '../scheduler/timing.ts';
 import type { Db } from '../store/types.ts';
 import { startServer, type RunningServer, type ServerOptions } from './index.ts';
@@ -15,10 +21,10 @@ import { startServer, type RunningServer, type ServerOptions } from './index.ts'
 /** Short leases so expiry and reassignment happen within a second. Keeps timing.ts's invariants. */
 export const FAST_TIMING: Partial<Timing> = {
   heartbeatMs: 100,
-  leaseTtlMs: 800,
-  leaseGraceMs: 500,
+  leaseTtlMs: 1_200,
+  leaseGraceMs: 600,
   marginMs: 100,
-  upstreamTimeoutMs: 300,
+  upstreamTimeoutMs: 400,
   sweepMs: 50,
   pollMaxMs: 5_000,
   goneAfterMs: 60_000,
@@ -32,7 +38,15 @@ export interface TestServer extends RunningServer {
 
 export async function startTestServer(db: Db, opts: Partial<ServerOptions> = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'drover-server-test-'));
-  const server = await startServer({ db, dataDir, port: 0, log: false, timing: FAST_TIMING, env: {}, ...opts });
+  const server = await startServer({
+    db,
+    dataDir,
+    port: 0,
+    log: false,
+    timing: FAST_TIMING,
+    env: {},
+    ...opts,
+  });
   return {
     ...server,
     dataDir,
@@ -44,13 +58,17 @@ export async function startTestServer(db: Db, opts: Partial<ServerOptions> = {})
   };
 }
 
-export interface Answer<T = any> {
+/** A parsed JSON body the test inspects freely (tests check shapes with expect). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export interface Answer<T = Json> {
   readonly status: number;
   readonly body: T;
 }
 
 /** One JSON call, never throwing for an HTTP status. */
-export async function call<T = any>(
+export async function call<T = Json>(
   url: string,
   method: string,
   path: string,
@@ -77,7 +95,11 @@ export async function call<T = any>(
 }
 
 /** Waits until fn returns a truthy value (polling), or fails after timeoutMs with `what`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -112,7 +134,13 @@ export class ScriptedWorker {
   async register(): Promise<RegisterResponse> {
     const r = await call<RegisterResponse>(this.url, 'POST', '/api/v1/workers/register', {
       token: this.token,
-      body: { name: this.name, host: 'test-host', pid: process.pid, proxy_pid: process.pid, capacity: this.capacity },
+      body: {
+        name: this.name,
+        host: 'test-host',
+        pid: process.pid,
+        proxy_pid: process.pid,
+        capacity: this.capacity,
+      },
     });
     if (r.status !== 200) throw new Error(`register answered ${r.status}: ${JSON.stringify(r.body)}`);
     this.reg = r.body;
@@ -165,6 +193,8 @@ export class ScriptedWorker {
   }
 
   poll(waitMs: number): Promise<Answer<PollResponse>> {
-    return call<PollResponse>(this.url, 'GET', `/api/v1/workers/${this.id}/poll?wait_ms=${waitMs}`, { token: this.token });
+    return call<PollResponse>(this.url, 'GET', `/api/v1/workers/${this.id}/poll?wait_ms=${waitMs}`, {
+      token: this.token,
+    });
   }
 }

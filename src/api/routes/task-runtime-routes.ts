@@ -25,9 +25,13 @@ function fenceOf(req: FastifyRequest): string | undefined {
 function ownState(req: FastifyRequest, task: FencedTask): { flock: string; target: string } {
   const q = parse(StateQuery, query(req), 'state query');
   if (q.flock !== task.flock || q.target !== task.target) {
-    throw new DroverError('FORBIDDEN', `task ${task.id} may only use the state of ${task.flock}/${task.target}`, {
-      details: { task: task.id, flock: q.flock, target: q.target },
-    });
+    throw new DroverError(
+      'FORBIDDEN',
+      `task ${task.id} may only use the state of ${task.flock}/${task.target}`,
+      {
+        details: { task: task.id, flock: q.flock, target: q.target },
+      },
+    );
   }
   return q;
 }
@@ -37,7 +41,13 @@ export function taskRuntimeRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   route(app, ctx, 'GET', '/api/v1/tasks/:id/spec', 'worker', async (req, _reply, caller) => {
     const task = await s.fetchSpec(param(req, 'id'), fenceOf(req), caller);
-    const out: TaskSpecResponse = { task_id: task.id, token: task.token, kind: task.kind, flock: task.flock, spec: task.spec };
+    const out: TaskSpecResponse = {
+      task_id: task.id,
+      token: task.token,
+      kind: task.kind,
+      flock: task.flock,
+      spec: task.spec,
+    };
     return out;
   });
 
@@ -46,7 +56,10 @@ export function taskRuntimeRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const id = param(req, 'id');
     const n = await s.fenced(id, fenceOf(req), caller, 'share', async (tx, task) => {
       if (body.token !== undefined && body.token !== task.token) {
-        throw new DroverError('STALE_FENCE', `events for token ${body.token}; the task's token is ${task.token}`);
+        throw new DroverError(
+          'STALE_FENCE',
+          `events for token ${body.token}; the task's token is ${task.token}`,
+        );
       }
       if (task.status === 'assigned') await markRunning(tx, id);
       return appendEvents(tx, id, task.token, body.events);
@@ -75,31 +88,50 @@ export function taskRuntimeRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
-  route(app, ctx, 'PUT', '/api/v1/tasks/:id/state/intents/:address', 'worker', async (req, _reply, caller) => {
-    const intent = parse(IntentBody, req.body, 'intent') as Intent;
-    if (intent.address !== param(req, 'address')) {
-      throw new DroverError('VALIDATION', `the intent's address ${intent.address} differs from the route's ${param(req, 'address')}`);
-    }
-    await s.fenced(param(req, 'id'), fenceOf(req), caller, 'share', async (tx, task) => {
-      const { flock, target } = ownState(req, task);
-      await new DbStateBackend(tx).putIntent(flock, target, intent);
-    });
-    return { ok: true };
-  });
+  route(
+    app,
+    ctx,
+    'PUT',
+    '/api/v1/tasks/:id/state/intents/:address',
+    'worker',
+    async (req, _reply, caller) => {
+      const intent = parse(IntentBody, req.body, 'intent') as Intent;
+      if (intent.address !== param(req, 'address')) {
+        throw new DroverError(
+          'VALIDATION',
+          `the intent's address ${intent.address} differs from the route's ${param(req, 'address')}`,
+        );
+      }
+      await s.fenced(param(req, 'id'), fenceOf(req), caller, 'share', async (tx, task) => {
+        const { flock, target } = ownState(req, task);
+        await new DbStateBackend(tx).putIntent(flock, target, intent);
+      });
+      return { ok: true };
+    },
+  );
 
-  route(app, ctx, 'DELETE', '/api/v1/tasks/:id/state/intents/:address', 'worker', async (req, _reply, caller) => {
-    await s.fenced(param(req, 'id'), fenceOf(req), caller, 'share', async (tx, task) => {
-      const { flock, target } = ownState(req, task);
-      await new DbStateBackend(tx).clearIntent(flock, target, param(req, 'address'));
-    });
-    return { ok: true };
-  });
+  route(
+    app,
+    ctx,
+    'DELETE',
+    '/api/v1/tasks/:id/state/intents/:address',
+    'worker',
+    async (req, _reply, caller) => {
+      await s.fenced(param(req, 'id'), fenceOf(req), caller, 'share', async (tx, task) => {
+        const { flock, target } = ownState(req, task);
+        await new DbStateBackend(tx).clearIntent(flock, target, param(req, 'address'));
+      });
+      return { ok: true };
+    },
+  );
 
   route(app, ctx, 'POST', '/api/v1/tasks/:id/state/commit', 'worker', async (req, _reply, caller) => {
     const body = parse(CommitBody, req.body, 'state commit');
     const serial = await s.fenced(param(req, 'id'), fenceOf(req), caller, 'share', async (tx, task) => {
       const { flock, target } = ownState(req, task);
-      return new DbStateBackend(tx).commit(flock, target, body.change as StateChange, { clearIntent: body.clearIntent === true });
+      return new DbStateBackend(tx).commit(flock, target, body.change as StateChange, {
+        clearIntent: body.clearIntent === true,
+      });
     });
     return { serial };
   });

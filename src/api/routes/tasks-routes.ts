@@ -15,7 +15,8 @@ const CONTROLS = ['cancel', 'kill', 'pause', 'resume'] as const satisfies readon
 function intParam(raw: string | undefined, dflt: number, what: string): number {
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new DroverError('VALIDATION', `${what} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new DroverError('VALIDATION', `${what} must be a non-negative integer`);
   return n;
 }
 
@@ -57,7 +58,12 @@ export function tasksRoutes(app: FastifyInstance, ctx: ApiContext): void {
       task_id: id,
       status: task.status,
       lines: events.map((e) => e.event),
-      events: events.map((e) => ({ seq: e.seq, at: new Date(e.at).toISOString(), token: e.token, event: e.event })),
+      events: events.map((e) => ({
+        seq: e.seq,
+        at: new Date(e.at).toISOString(),
+        token: e.token,
+        event: e.event,
+      })),
       next,
     };
   });

@@ -28,7 +28,12 @@ export function workersRoutes(app: FastifyInstance, ctx: ApiContext): void {
     };
     reply.raw.on('close', onClose);
     try {
-      return await s.poll(param(req, 'id'), Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0, caller, abort.signal);
+      return await s.poll(
+        param(req, 'id'),
+        Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0,
+        caller,
+        abort.signal,
+      );
     } finally {
       reply.raw.off('close', onClose);
     }

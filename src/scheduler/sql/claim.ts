@@ -17,7 +17,10 @@ export interface Claimed {
 }
 
 /** Assigns up to `limit` queued tasks; returns what it assigned (to notify those workers). */
-export async function claimAndAssign(tx: Queryable, opts: { leaseTtlMs: number; limit: number }): Promise<Claimed[]> {
+export async function claimAndAssign(
+  tx: Queryable,
+  opts: { leaseTtlMs: number; limit: number },
+): Promise<Claimed[]> {
   const { rows: tasks } = await tx.query<{ id: string }>(
     `SELECT id FROM drover_tasks
       WHERE status = 'queued' AND control = 'run'

@@ -20,13 +20,19 @@ export type ControlResult =
   | { readonly kind: 'ended'; readonly task: TaskRow }
   | { readonly kind: 'conflict'; readonly task: TaskRow; readonly message: string };
 
-export async function controlTask(tx: Queryable, taskId: string, action: ControlAction): Promise<ControlResult> {
-  const { rows } = await tx.query<TaskRow>(`SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t WHERE t.id = $1 FOR UPDATE`, [
-    taskId,
-  ]);
+export async function controlTask(
+  tx: Queryable,
+  taskId: string,
+  action: ControlAction,
+): Promise<ControlResult> {
+  const { rows } = await tx.query<TaskRow>(
+    `SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t WHERE t.id = $1 FOR UPDATE`,
+    [taskId],
+  );
   const task = rows[0];
   if (!task) return { kind: 'not-found' };
-  if (task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled') return { kind: 'ended', task };
+  if (task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled')
+    return { kind: 'ended', task };
   let control: Control;
   let endNow = false;
   switch (action) {

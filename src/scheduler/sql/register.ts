@@ -7,7 +7,16 @@ import { WORKER_COLUMNS, type WorkerRow } from './rows.ts';
 
 export async function insertWorker(
   q: Queryable,
-  w: { id: string; name: string; host: string; pid: number; proxyPid: number; capacity: number; ackKey: string; tokenId: string | null },
+  w: {
+    id: string;
+    name: string;
+    host: string;
+    pid: number;
+    proxyPid: number;
+    capacity: number;
+    ackKey: string;
+    tokenId: string | null;
+  },
 ): Promise<WorkerRow> {
   const { rows } = await q.query<WorkerRow>(
     `INSERT INTO drover_workers AS w (id, name, host, pid, proxy_pid, capacity, ack_key, token_id, last_heartbeat_at)

@@ -61,7 +61,8 @@ export async function renewLease(
       RETURNING id`,
     [workerId, heartbeat.tasks],
   );
-  if (ended.length) await tx.query(`UPDATE drover_workers SET last_work_at = now() WHERE id = $1`, [workerId]);
+  if (ended.length)
+    await tx.query(`UPDATE drover_workers SET last_work_at = now() WHERE id = $1`, [workerId]);
   const { rows: tasks } = await tx.query<TaskRow>(
     `SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t
       WHERE t.worker_id = $1 AND t.status IN ${ACTIVE}

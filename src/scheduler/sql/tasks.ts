@@ -19,7 +19,9 @@ export async function insertTask(
 }
 
 export async function getTask(q: Queryable, taskId: string): Promise<TaskRow | null> {
-  const { rows } = await q.query<TaskRow>(`SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t WHERE t.id = $1`, [taskId]);
+  const { rows } = await q.query<TaskRow>(`SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t WHERE t.id = $1`, [
+    taskId,
+  ]);
   return rows[0] ?? null;
 }
 
@@ -45,7 +47,10 @@ export async function assignedTasks(q: Queryable, workerId: string): Promise<Tas
 }
 
 export async function getWorker(q: Queryable, workerId: string): Promise<WorkerRow | null> {
-  const { rows } = await q.query<WorkerRow>(`SELECT ${WORKER_COLUMNS('w')} FROM drover_workers w WHERE w.id = $1`, [workerId]);
+  const { rows } = await q.query<WorkerRow>(
+    `SELECT ${WORKER_COLUMNS('w')} FROM drover_workers w WHERE w.id = $1`,
+    [workerId],
+  );
   return rows[0] ?? null;
 }
 
@@ -60,7 +65,12 @@ export async function listWorkers(q: Queryable): Promise<(WorkerRow & { tasks: s
   return rows.map((r) => ({ ...r, tasks: r.tasks ?? [] }));
 }
 
-export async function appendEvents(q: Queryable, taskId: string, token: number | null, events: readonly unknown[]): Promise<number> {
+export async function appendEvents(
+  q: Queryable,
+  taskId: string,
+  token: number | null,
+  events: readonly unknown[],
+): Promise<number> {
   if (events.length === 0) return 0;
   const r = await q.query(
     `INSERT INTO drover_task_events (task_id, token, event)
@@ -77,7 +87,12 @@ export interface EventRow {
   event: unknown;
 }
 
-export async function readEvents(q: Queryable, taskId: string, after: number, limit: number): Promise<EventRow[]> {
+export async function readEvents(
+  q: Queryable,
+  taskId: string,
+  after: number,
+  limit: number,
+): Promise<EventRow[]> {
   const { rows } = await q.query<EventRow>(
     `SELECT seq::double precision AS seq, ${ms('at')} AS at, token::double precision AS token, event
        FROM drover_task_events WHERE task_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
