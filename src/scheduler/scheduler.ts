@@ -76,6 +76,41 @@ export interface SchedulerOptions {
 
 const SILENT: Logger = { info() {}, warn() {}, error() {} };
 
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+
+/**
+ * The database could not be reached (as opposed to a query failing): only then are leases renewed when
+ * it is back. Renewing after any error would let a persistent bug keep dead workers alive forever.
+ */
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  if (!err) return false;
+  if (typeof err.code === 'string' && (CONNECTION_CODES.has(err.code) || err.code === 'STORE_UNAVAILABLE'))
+    return true;
+  if (
+    typeof err.message === 'string' &&
+    /Connection terminated|connection is closed|connection error|timeout exceeded when trying to connect/i.test(
+      err.message,
+    )
+  ) {
+    return true;
+  }
+  return err.cause !== undefined && err.cause !== e ? isConnectionError(err.cause) : false;
+}
+
 export function toAssignment(t: TaskRow): Assignment {
   return { task_id: t.id, token: t.token, kind: t.kind, spec: t.spec, control: t.control };
 }
@@ -149,8 +184,13 @@ export class Scheduler {
       .catch((e: unknown) => {
         // The database is unreachable: no heartbeat can be recorded either. When it is back, the
         // leases are renewed first (as on a restart), so the outage itself never expires anyone.
-        if (!this.dbTrouble) this.log.warn('scheduler sweep failed', { error: (e as Error).message });
-        this.dbTrouble = true;
+        if (isConnectionError(e)) {
+          if (!this.dbTrouble)
+            this.log.warn('database unreachable: sweeps paused', { error: (e as Error).message });
+          this.dbTrouble = true;
+        } else {
+          this.log.error('scheduler sweep failed', { error: (e as Error).message });
+        }
       })
       .finally(() => {
         this.sweeping = undefined;
