@@ -40,7 +40,7 @@ import {
   type TaskSpec,
 } from './protocol.ts';
 import type { Timing } from './timing.ts';
-import { claimAndAssign } from './sql/claim.ts';
+import { claimOne, type Claimed } from './sql/claim.ts';
 import { completeTask, touchWorker } from './sql/complete.ts';
 import { controlTask, type ControlAction } from './sql/control.ts';
 import { expireLeases } from './sql/expire.ts';
@@ -248,14 +248,15 @@ export class Scheduler {
       try {
         do {
           this.assignQueued = false;
-          for (;;) {
-            const got = await this.db.transaction((tx) =>
-              claimAndAssign(tx, { leaseTtlMs: this.timing.leaseTtlMs, limit: 20 }),
-            );
-            for (const c of got) this.notify(c.workerId);
-            if (got.length) this.log.info('tasks assigned', { assignments: got });
-            if (got.length < 20) break;
+          const got: Claimed[] = [];
+          // One task per transaction: short locks, at most one worker row held at a time.
+          while (!this.stopped) {
+            const r = await this.db.transaction((tx) => claimOne(tx, { leaseTtlMs: this.timing.leaseTtlMs }));
+            if (r.kind !== 'assigned') break;
+            got.push(r.claimed);
+            this.notify(r.claimed.workerId);
           }
+          if (got.length) this.log.info('tasks assigned', { assignments: got });
         } while (this.assignQueued && !this.stopped);
       } finally {
         this.assigning = undefined;

@@ -30,6 +30,17 @@ export const FAST_TIMING: Partial<Timing> = {
   goneAfterMs: 60_000,
 };
 
+/**
+ * For tests that are not about expiry: fast sweeps and polls, but a lease long enough that a loaded
+ * machine (a starved event loop) never expires a worker by accident.
+ */
+export const STEADY_TIMING: Partial<Timing> = {
+  ...FAST_TIMING,
+  leaseTtlMs: 15_000,
+  leaseGraceMs: 3_000,
+  upstreamTimeoutMs: 1_000,
+};
+
 export interface TestServer extends RunningServer {
   readonly dataDir: string;
   /** close() and remove the data directory. */
