@@ -3,7 +3,8 @@
  *
  * The same small signed GET (one bucket from the simulator, latency 0), sent by the same closed-loop
  * client (node:http keep-alive agent, BENCH_CONCURRENCY 16 in flight, BENCH_DURATION_S 10 s or
- * BENCH_REQUESTS 20,000 each, after a 1 s warm-up), three ways, one after another in this one run:
+ * BENCH_REQUESTS 20,000 per path, after a 0.5 s warm-up per slice), three ways, in this one run, as
+ * BENCH_ROUNDS (5) interleaved rounds of direct → proxy → nginx slices, merged per path:
  *   direct — to the simulator, signed by the client;
  *   proxy  — to a task endpoint (127.0.0.1 port) of the real signing proxy process (src/proxy via
  *            src/worker/proxy-process.ts), unsigned with `Drover-Target-Url`; the proxy checks the lease,
@@ -20,12 +21,17 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { signRequestSync } from '../src/signing/index.ts';
 import { controlRequest, startProxyProcess, type ProxyProcess } from '../src/worker/proxy-process.ts';
 import { startFakeScheduler, type FakeScheduler } from './lib/fake-scheduler-issue3.ts';
-import { closedLoop, type LoadOptions, type LoadResult, type Target } from './lib/load-issue3.ts';
-import { killAll, spawnGroup, tempDir, waitFor } from './lib/procs-issue3.ts';
+import {
+  closedLoop,
+  mergeResults,
+  type LoadOptions,
+  type LoadResult,
+  type Target,
+} from './lib/load-issue3.ts';
+import { killAll, spawnGroup, type Group, tempDir, waitFor } from './lib/procs-issue3.ts';
 import { report } from './lib/report.ts';
 import { benchKeys } from './lib/setup.ts';
 import { startSimProcess, type SimProcess } from './lib/sim-process.ts';
@@ -34,8 +40,9 @@ const LOAD: LoadOptions = {
   concurrency: Number(process.env['BENCH_CONCURRENCY'] ?? 16),
   durationMs: Number(process.env['BENCH_DURATION_S'] ?? 10) * 1000,
   maxRequests: Number(process.env['BENCH_REQUESTS'] ?? 20_000),
-  warmupMs: 1_000,
+  warmupMs: 500,
 };
+const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 5));
 const CREDS = {
   accessKeyId: benchKeys.DROVER_SIM_ACCESS_KEY,
   secretAccessKey: benchKeys.DROVER_SIM_SECRET_KEY,
@@ -130,7 +137,9 @@ async function startLeasedProxy(
 }
 
 /** nginx as a plain reverse proxy to the simulator, or why it is unavailable. */
-async function startNginx(simPort: number): Promise<{ port: number } | { unavailable: string }> {
+async function startNginx(
+  simPort: number,
+): Promise<{ port: number; group: Group } | { unavailable: string }> {
   const which = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
   const bin = which.stdout.trim();
   if (which.status !== 0 || !bin) return { unavailable: 'nginx is not installed (apt-get install -y nginx)' };
@@ -188,7 +197,7 @@ http {
     }
     return { unavailable: `nginx did not start: ${(stderr + log).trim().slice(0, 300)}` };
   }
-  return { port };
+  return { port, group: g };
 }
 
 function line(name: string, r: LoadResult): string {
@@ -198,6 +207,7 @@ function line(name: string, r: LoadResult): string {
 let exitCode = 0;
 let sim: SimProcess | undefined;
 let sched: FakeScheduler | undefined;
+let nginxGroup: Group | undefined;
 let leased: Awaited<ReturnType<typeof startLeasedProxy>> | undefined;
 try {
   sim = await startSimProcess(['--latency', '0'], benchKeys);
@@ -206,6 +216,7 @@ try {
   sched = await startFakeScheduler(TASK);
   leased = await startLeasedProxy(sched);
   const nginx = await startNginx(Number(simUrl.port));
+  if ('group' in nginx) nginxGroup = nginx.group;
 
   const direct: Target = { host: '127.0.0.1', port: Number(simUrl.port) };
   const signedFor = (t: Target) => () => ({
@@ -220,26 +231,41 @@ try {
     ),
   });
   console.log(
-    `[proxy] GET ${path}, ${LOAD.concurrency} in flight, ${LOAD.durationMs / 1000} s or ${LOAD.maxRequests} requests each`,
+    `[proxy] GET ${path}, ${LOAD.concurrency} in flight, ${LOAD.durationMs / 1000} s or ${LOAD.maxRequests} requests` +
+      ` per path, in ${ROUNDS} interleaved round(s) (direct, proxy, nginx, direct, …)`,
   );
-  const d = await closedLoop(direct, signedFor(direct), LOAD);
-  console.log(`[proxy] ${line('direct', d)}`);
   const target = new URL(path, sim.url).href;
-  const p = await closedLoop(
-    { host: '127.0.0.1', port: leased.port },
-    () => ({ path, headers: { accept: 'application/json', 'drover-target-url': target } }),
-    LOAD,
-  );
-  console.log(`[proxy] ${line('proxy', p)}`);
-  let n: LoadResult | null = null;
-  if ('port' in nginx) {
-    const t: Target = { host: '127.0.0.1', port: nginx.port };
-    n = await closedLoop(t, signedFor(t), LOAD);
-    console.log(`[proxy] ${line('nginx', n)}`);
-  } else {
-    console.log(`[proxy] nginx  peer unavailable: ${nginx.unavailable}`);
+  const proxyTarget: Target = { host: '127.0.0.1', port: leased.port };
+  const nginxTarget: Target | null = 'port' in nginx ? { host: '127.0.0.1', port: nginx.port } : null;
+  // Interleaved slices, so a change in the machine's load during the run falls on every path alike.
+  const slice: LoadOptions = {
+    ...LOAD,
+    durationMs: LOAD.durationMs / ROUNDS,
+    maxRequests: Math.ceil(LOAD.maxRequests / ROUNDS),
+  };
+  const parts: { direct: LoadResult[]; proxy: LoadResult[]; nginx: LoadResult[] } = {
+    direct: [],
+    proxy: [],
+    nginx: [],
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    parts.direct.push(await closedLoop(direct, signedFor(direct), slice));
+    parts.proxy.push(
+      await closedLoop(
+        proxyTarget,
+        () => ({ path, headers: { accept: 'application/json', 'drover-target-url': target } }),
+        slice,
+      ),
+    );
+    if (nginxTarget) parts.nginx.push(await closedLoop(nginxTarget, signedFor(nginxTarget), slice));
   }
-  await sleep(0);
+  const d = mergeResults(parts.direct);
+  const p = mergeResults(parts.proxy);
+  const n = nginxTarget ? mergeResults(parts.nginx) : null;
+  console.log(`[proxy] ${line('direct', d)}`);
+  console.log(`[proxy] ${line('proxy', p)}`);
+  if (n) console.log(`[proxy] ${line('nginx', n)}`);
+  else if ('unavailable' in nginx) console.log(`[proxy] nginx  peer unavailable: ${nginx.unavailable}`);
 
   const clean = (r: LoadResult | null): boolean => r !== null && r.non2xx === 0 && r.errors === 0;
   const overhead = p.p99Ms - d.p99Ms;
@@ -270,6 +296,15 @@ try {
   leased?.stopBeats();
   await leased?.proxy.stop(3_000);
   await sched?.close();
+  if (nginxGroup) {
+    // The master alone first: it stops and reaps its worker (a group SIGKILL leaves the worker a zombie).
+    try {
+      process.kill(nginxGroup.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await Promise.race([nginxGroup.exited, new Promise((r) => setTimeout(r, 5_000))]);
+  }
   await killAll();
   await sim?.stop();
 }

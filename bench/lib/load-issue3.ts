@@ -36,6 +36,8 @@ export interface LoadResult {
   readonly meanMs: number;
   /** A sample status / error, for diagnosing a path that answers nothing but errors. */
   readonly sample: string;
+  /** Every answered request's latency (ms), sorted. */
+  readonly latencies: readonly number[];
 }
 
 /** Builds each request: path and headers (a signed request needs fresh headers every time). */
@@ -141,5 +143,25 @@ export async function closedLoop(
     p99Ms: percentile(sorted, 99),
     meanMs: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
     sample,
+    latencies: sorted,
+  };
+}
+
+/** One result from several slices of the same path (interleaved rounds): totals, and percentiles over all. */
+export function mergeResults(parts: readonly LoadResult[]): LoadResult {
+  const sorted = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const durationMs = parts.reduce((a, p) => a + p.durationMs, 0);
+  const non2xx = parts.reduce((a, p) => a + p.non2xx, 0);
+  return {
+    requests: parts.reduce((a, p) => a + p.requests, 0),
+    non2xx,
+    errors: parts.reduce((a, p) => a + p.errors, 0),
+    durationMs,
+    rps: (sorted.length - non2xx) / (durationMs / 1000),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    meanMs: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
+    sample: parts.map((p) => p.sample).find((x) => x) ?? '',
+    latencies: sorted,
   };
 }
