@@ -1,38 +1,139 @@
 /**
  * @module store/pglite-db — the embedded store: PGlite (PostgreSQL in WebAssembly) in DATA_DIR/pgdata.
  *
- * One process per data directory (see data-dir-lock.ts). PGlite runs one statement at a time; its
- * own mutex queues concurrent queries and transactions, so callers may issue them freely.
+ * One process per data directory (see data-dir-lock.ts). PGlite runs in a worker thread of its own and
+ * one statement at a time; a mutex here queues statements behind an open transaction, so callers may
+ * issue them freely.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { PGlite, type Results, type Transaction } from '@electric-sql/pglite';
+import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { PGliteOptions } from '@electric-sql/pglite';
 import { DroverError } from '../errors.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import type { Db, QueryResult, Queryable } from './types.ts';
 
 export const DEFAULT_DATA_DIR = './.drover';
 
-interface PgliteLike {
-  query<T>(sql: string, params?: unknown[]): Promise<Results<T>>;
-  exec(sql: string): Promise<Results[]>;
+/** The calls the database thread answers (see pglite-thread.mjs). */
+type ThreadOp = { op: 'query'; sql: string; params: unknown[] } | { op: 'exec'; sql: string } | { op: 'close' };
+
+type ThreadReply =
+  | { id: number; ok: true; result: QueryResult<unknown> }
+  | { id: number; ok: false; error: { message: string } & Record<string, unknown> };
+
+/** A tiny FIFO mutex: a transaction holds the one connection; other statements wait for it to end. */
+class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+  lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => (release = r));
+    const ready = this.#tail.then(() => release);
+    this.#tail = this.#tail.then(() => next);
+    return ready;
+  }
 }
 
-function toResult<R>(r: Results<R> | undefined): QueryResult<R> {
-  if (!r) return { rows: [], rowCount: 0 };
-  return { rows: r.rows, rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length };
+/**
+ * PGlite in a worker thread. Why not in the event loop's thread: PGlite's WebAssembly work is
+ * synchronous CPU, so in-thread every statement stalls all I/O of the process (heartbeat acks, HTTP
+ * calls in flight); in its own thread it runs beside them, on the other core.
+ */
+class PgliteThread {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, { resolve: (r: QueryResult<unknown>) => void; reject: (e: Error) => void }>();
+  #next = 1;
+  #dead: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (m: ThreadReply) => {
+      const w = this.#waiting.get(m.id);
+      if (!w) return;
+      this.#waiting.delete(m.id);
+      if (this.#waiting.size === 0) worker.unref();
+      if (m.ok) w.resolve(m.result);
+      else w.reject(Object.assign(new Error(m.error.message), m.error));
+    });
+    const fail = (e: Error): void => {
+      this.#dead = e;
+      for (const w of this.#waiting.values()) w.reject(e);
+      this.#waiting.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the embedded database thread exited (${code})`)));
+  }
+
+  static async start(path: string): Promise<PgliteThread> {
+    const modules = await compiledModules();
+    const worker = new Worker(new URL('./pglite-thread.mjs', import.meta.url), {
+      workerData: { path, ...modules },
+      // Plain JavaScript needs no loader; and flags such as --input-type are refused in a worker.
+      execArgv: [],
+    });
+    const thread = new PgliteThread(worker);
+    await new Promise<void>((resolve, reject) => thread.#waiting.set(0, { resolve: () => resolve(), reject }));
+    worker.unref();
+    return thread;
+  }
+
+  call<R>(op: ThreadOp): Promise<QueryResult<R>> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      // Referenced only while a call is waiting: an idle database does not keep the process alive, a
+      // busy one does (as a socket with a request in flight would).
+      if (this.#waiting.size === 0) this.#worker.ref();
+      this.#waiting.set(id, { resolve: resolve as (r: QueryResult<unknown>) => void, reject });
+      this.#worker.postMessage({ id, ...op });
+    });
+  }
+
+  async stop(): Promise<void> {
+    try {
+      if (!this.#dead) await this.call({ op: 'close' });
+    } finally {
+      await this.#worker.terminate();
+    }
+  }
+}
+
+/** The compiled-module type PGlite takes (Node's types do not declare the WebAssembly global). */
+type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
+
+let compiled: Promise<{ pgliteWasmModule?: WasmModule; initdbWasmModule?: WasmModule }> | undefined;
+
+/**
+ * PGlite's WebAssembly, compiled once per process and handed to every database thread (a compiled
+ * module is shared between threads, not copied). If the files are not where the package keeps them,
+ * each thread compiles its own — slower, same result.
+ */
+function compiledModules(): Promise<{ pgliteWasmModule?: WasmModule; initdbWasmModule?: WasmModule }> {
+  compiled ??= (async () => {
+    try {
+      const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+      const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+        wasm.compile(await readFile(join(dist, 'pglite.wasm'))),
+        wasm.compile(await readFile(join(dist, 'initdb.wasm'))),
+      ]);
+      return { pgliteWasmModule, initdbWasmModule };
+    } catch {
+      return {};
+    }
+  })();
+  return compiled;
 }
 
 /**
  * Without parameters the simple protocol is used, as `pg` does: several statements may be sent at
  * once (migrations) and the last one's result is returned. With parameters, one statement.
  */
-async function run<R>(pg: PgliteLike, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-  if (!params || params.length === 0) {
-    const all = await pg.exec(sql);
-    return toResult(all[all.length - 1] as Results<R> | undefined);
-  }
-  return toResult(await pg.query<R>(sql, [...params]));
+function run<R>(thread: PgliteThread, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  if (!params || params.length === 0) return thread.call<R>({ op: 'exec', sql });
+  return thread.call<R>({ op: 'query', sql, params: [...params] });
 }
 
 /** Opens (creating if need be) the PGlite database of a data directory. */
@@ -42,60 +143,74 @@ export async function openPgliteDb(dataDir: string = DEFAULT_DATA_DIR): Promise<
     // 0700: the directory holds the state and, for a server, its admin token.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new DroverError(
-      'STORE_UNAVAILABLE',
-      `cannot create the data directory ${dir}: ${(e as Error).message}`,
-      {
-        details: { dataDir: dir },
-        cause: e,
-      },
-    );
+    throw new DroverError('STORE_UNAVAILABLE', `cannot create the data directory ${dir}: ${(e as Error).message}`, {
+      details: { dataDir: dir },
+      cause: e,
+    });
   }
   const lock = acquireDataDirLock(dir);
-  let pg: PGlite;
+  let thread: PgliteThread;
   try {
-    pg = await PGlite.create(join(dir, 'pgdata'));
+    thread = await PgliteThread.start(join(dir, 'pgdata'));
   } catch (e) {
     lock.release();
     const reason = e instanceof Error ? e.message : String(e);
-    throw new DroverError(
-      'STORE_UNAVAILABLE',
-      `cannot open the embedded database in ${dir}/pgdata: ${reason}`,
-      {
-        details: { dataDir: dir },
-        cause: e,
-      },
-    );
+    throw new DroverError('STORE_UNAVAILABLE', `cannot open the embedded database in ${dir}/pgdata: ${reason}`, {
+      details: { dataDir: dir },
+      cause: e,
+    });
   }
-  return new PgliteDb(pg, lock.release, dir);
+  return new PgliteDb(thread, lock.release, dir);
 }
 
 class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
   #closed = false;
+  readonly #mutex = new Mutex();
 
   constructor(
-    private readonly pg: PGlite,
+    private readonly thread: PgliteThread,
     private readonly releaseLock: () => void,
     readonly dataDir: string,
   ) {}
 
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this.pg, sql, params);
+  async query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const release = await this.#mutex.lock();
+    try {
+      return await run<R>(this.thread, sql, params);
+    } finally {
+      release();
+    }
   }
 
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    // Inside fn, use tx only: a query on the Db itself would wait for this transaction to end.
-    return this.pg.transaction((tx: Transaction) =>
-      fn({ query: <R>(sql: string, params?: readonly unknown[]) => run<R>(tx, sql, params) }),
-    );
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    // Inside fn, use tx only: a query on the Db itself waits for this transaction to end.
+    const release = await this.#mutex.lock();
+    try {
+      await this.thread.call({ op: 'exec', sql: 'BEGIN' });
+      try {
+        const out = await fn({ query: <R>(sql: string, params?: readonly unknown[]) => run<R>(this.thread, sql, params) });
+        await this.thread.call({ op: 'exec', sql: 'COMMIT' });
+        return out;
+      } catch (e) {
+        await this.thread.call({ op: 'exec', sql: 'ROLLBACK' }).catch(() => {});
+        throw e;
+      }
+    } finally {
+      release();
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      await this.pg.close();
+      const release = await this.#mutex.lock();
+      try {
+        await this.thread.stop();
+      } finally {
+        release();
+      }
     } finally {
       this.releaseLock();
     }

@@ -1,0 +1,63 @@
+// The embedded database's own thread: PGlite (PostgreSQL compiled to WebAssembly) runs here, so its
+// CPU work runs beside the event loop of the process instead of blocking it (a server's heartbeats and
+// an apply's HTTP calls keep flowing while it writes). Plain JavaScript on purpose: a worker thread
+// does not inherit the TypeScript loader of its parent (tsx, or Vitest's transform).
+//
+// Protocol (parentPort): { id, op: 'query' | 'exec' | 'close', sql?, params? } →
+//   { id, ok: true, result: { rows, rowCount } } | { id, ok: false, error: { message, code, ... } }.
+// Transactions are BEGIN/COMMIT/ROLLBACK sent as 'exec'; the parent keeps them exclusive.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+
+function toResult(r) {
+  if (!r) return { rows: [], rowCount: 0 };
+  return { rows: r.rows, rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length };
+}
+
+function toError(e) {
+  const out = { message: e instanceof Error ? e.message : String(e) };
+  if (e && typeof e === 'object') {
+    for (const k of ['code', 'detail', 'hint', 'constraint', 'table', 'column', 'schema', 'severity', 'position']) {
+      if (e[k] !== undefined) out[k] = e[k];
+    }
+  }
+  return out;
+}
+
+let pg;
+try {
+  // Compiled once by the parent and shared, so opening a store does not compile PGlite's WebAssembly
+  // again in every thread.
+  pg = await PGlite.create(workerData.path, {
+    ...(workerData.pgliteWasmModule ? { pgliteWasmModule: workerData.pgliteWasmModule } : {}),
+    ...(workerData.initdbWasmModule ? { initdbWasmModule: workerData.initdbWasmModule } : {}),
+  });
+  parentPort.postMessage({ id: 0, ok: true, result: { rows: [], rowCount: 0 } });
+} catch (e) {
+  parentPort.postMessage({ id: 0, ok: false, error: toError(e) });
+}
+
+parentPort.on('message', async (msg) => {
+  try {
+    let result;
+    switch (msg.op) {
+      case 'query':
+        result = toResult(await pg.query(msg.sql, msg.params));
+        break;
+      case 'exec': {
+        const all = await pg.exec(msg.sql);
+        result = toResult(all[all.length - 1]);
+        break;
+      }
+      case 'close':
+        await pg.close();
+        result = { rows: [], rowCount: 0 };
+        break;
+      default:
+        throw new Error(`unknown op ${msg.op}`);
+    }
+    parentPort.postMessage({ id: msg.id, ok: true, result });
+  } catch (e) {
+    parentPort.postMessage({ id: msg.id, ok: false, error: toError(e) });
+  }
+});
