@@ -21,6 +21,9 @@ export interface ProxyHttpClientOptions {
 }
 
 export class ProxyHttpClient implements HttpClient {
+  /** Set once the proxy refused a call because the lease was not valid (the run's outcome is then moot). */
+  leaseLost = false;
+
   constructor(private readonly opts: ProxyHttpClientOptions) {}
 
   request(req: HttpRequest): Promise<HttpResponse> {
@@ -83,6 +86,7 @@ export class ProxyHttpClient implements HttpClient {
             return reject(new TransientError(`${label}: ${messageOf(text)}`, res.statusCode));
           if (proxyError === 'lease-expired') {
             // Nothing reached the service, and nothing will while this worker's lease is gone: stop the task.
+            this.leaseLost = true;
             return reject(new DroverError('LEASE_EXPIRED', `${label}: ${messageOf(text)}`));
           }
           const ct = out['content-type'];

@@ -4,7 +4,7 @@
  * kind, and reports completion — all fenced and lease-gated by the proxy.
  *
  * Exit codes, read by the worker: 0 completed (succeeded), 1 completed (failed), 3 could not report
- * (the completion was refused, e.g. LEASE_EXPIRED), 4 could not load its spec.
+ * (the completion was refused, e.g. LEASE_EXPIRED, or the lease lapsed mid-run), 4 could not load its spec.
  */
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -199,6 +199,13 @@ export async function runTaskMain(): Promise<number> {
     body = { status, result };
   } catch (e) {
     const err = toDroverError(e);
+    if (http.leaseLost) {
+      // The run failed because its lease lapsed mid-way: that is not the task's outcome. Exit 3 (could not
+      // report): the worker starts it again if the task is still its own, else it lives on elsewhere.
+      process.stderr.write(`task-main: the lease lapsed during the run; not reporting: ${err.message}\n`);
+      await events.flush();
+      return 3;
+    }
     status = 'failed';
     body = {
       status,

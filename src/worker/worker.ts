@@ -93,6 +93,12 @@ export class Worker {
   private seq = 0;
   private readonly runs = new Map<string, TaskRun>();
   private readonly finished = new Set<string>();
+  /**
+   * (task, token)s whose process exited because its lease was not valid (exit 3 / 4): it could not
+   * report, so the task is not over. Started again here when an acknowledged heartbeat still assigns
+   * that same token to us (the lease is ours again); otherwise the scheduler moves it on.
+   */
+  private readonly lapsed = new Set<string>();
   private stopped = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatsInFlight = 0;
@@ -275,7 +281,7 @@ export class Worker {
           seq,
           ack: answer.proxy?.ack,
         });
-      this.reconcile(answer.assignments ?? [], new Set(tasks));
+      this.reconcile(answer.assignments ?? [], new Set(tasks), answer.proxy?.ack === 'accepted');
     } catch (e) {
       this.logUnreachable('heartbeat', e);
     } finally {
@@ -335,7 +341,11 @@ export class Worker {
    * named and that the answer no longer assigns is killed — a task started after that heartbeat left is
    * not judged by an answer that could not know it.
    */
-  private reconcile(assignments: readonly Assignment[], named: ReadonlySet<string> | null): void {
+  private reconcile(
+    assignments: readonly Assignment[],
+    named: ReadonlySet<string> | null,
+    leaseAcked = false,
+  ): void {
     if (this.stopped) return;
     const assigned = new Map<string, Assignment>();
     for (const a of assignments) assigned.set(a.task_id, a);
@@ -367,6 +377,15 @@ export class Worker {
       const current = this.runs.get(a.task_id);
       if (current && current.phase !== 'exited') continue;
       if (this.finished.has(key(a.task_id, a.token))) continue;
+      if (this.lapsed.has(key(a.task_id, a.token))) {
+        // Only on an acknowledged heartbeat: a poll answer says nothing about the lease.
+        if (!leaseAcked) continue;
+        this.lapsed.delete(key(a.task_id, a.token));
+        this.log('warn', 'task lost its lease here and is still assigned here: starting it again', {
+          task_id: a.task_id,
+          token: a.token,
+        });
+      }
       if (a.control === 'cancel' || a.control === 'kill') continue;
       if (this.taskIds().length >= this.capacity) {
         this.log('warn', 'assignment beyond capacity ignored', {
@@ -519,6 +538,9 @@ export class Worker {
     if (run.phase === 'exited') return;
     run.phase = 'exited';
     this.finished.add(key(run.taskId, run.token));
+    // 3 / 4: its lease was not valid, so it could not report; the task is not over (see `lapsed`). It
+    // becomes startable again only below, once this run's proxy endpoint and staging directory are gone.
+    const lapsed = (code === 3 || code === 4) && !run.stopping && !this.stopped;
     if (this.runs.get(run.taskId) === run) this.runs.delete(run.taskId);
     this.log('info', 'task exited', {
       task_id: run.taskId,
@@ -551,6 +573,10 @@ export class Worker {
       }
     } finally {
       if (!this.opts.keepStaging) rmSync(run.staging, { recursive: true, force: true });
+      if (lapsed) {
+        this.finished.delete(key(run.taskId, run.token));
+        this.lapsed.add(key(run.taskId, run.token));
+      }
       run.markExited();
     }
   }
