@@ -14,7 +14,7 @@ import path from 'node:path';
 import { DroverError, type ErrorCode } from '../errors.ts';
 import { type LeaseAck, type RegisterResponse, parseFence, verifyAck } from '../scheduler/protocol.ts';
 import type { Credentials } from '../signing/index.ts';
-import { signRequest } from '../signing/index.ts';
+import { signRequestSync } from '../signing/index.ts';
 import {
   LeaseCheck,
   type ClockReading,
@@ -61,6 +61,12 @@ interface TaskEndpoint {
   readonly info: TaskEndpointInfo;
   /** Upstream requests in flight, with the downstream response each feeds. */
   readonly inflight: Map<http.ClientRequest, http.ServerResponse>;
+  /**
+   * This task's own keep-alive pools (one connection per call cost more than the call itself). Per task,
+   * never shared, so cutting a task destroys every upstream socket it has — in flight or idle — and
+   * nothing of one task's can carry another's call. Replaced by fresh pools on every cut.
+   */
+  pools: UpstreamPools;
   /** Why the last call was refused (diagnostics, and to log a refusal run once). */
   refusing: Refusal | null;
 }
@@ -393,7 +399,16 @@ export class SigningProxy {
       await listen(server, { host: '127.0.0.1', port: 0 });
       info = { task_id: taskId, token, port: (server.address() as AddressInfo).port };
     }
-    const ep: TaskEndpoint = { id, taskId, token, server, info, inflight: new Map(), refusing: null };
+    const ep: TaskEndpoint = {
+      id,
+      taskId,
+      token,
+      server,
+      info,
+      inflight: new Map(),
+      pools: newPools(),
+      refusing: null,
+    };
     server.on('request', (req, res) => {
       this.handleTask(ep, req, res).catch((e: unknown) => this.fail(res, e));
     });
@@ -426,7 +441,8 @@ export class SigningProxy {
       if (value === undefined || STRIPPED_REQUEST.has(name)) continue;
       headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    // The lease may have ended while the body arrived: decide again, with the token we sign.
+    // The lease may have ended while the body arrived: decide again, with the token we sign. From here
+    // to the bytes leaving there is no await (signing is synchronous), so this decision is the last word.
     const d = this.gate.isValid(ep.taskId, this.clock(), ep.token);
     if (!d.ok) return this.refuse(ep, res, d.reason);
     headers['drover-fence'] = `${ep.taskId}:${d.token}`;
@@ -435,7 +451,7 @@ export class SigningProxy {
     if (target.origin === this.serverUrl.origin) {
       out = { ...headers, host: target.host, authorization: `Bearer ${this.opts.token}` };
     } else if (this.opts.credentials) {
-      out = await signRequest({ method, url: target, headers, body }, this.opts.credentials);
+      out = signRequestSync({ method, url: target, headers, body }, this.opts.credentials);
     } else {
       if (!this.warnedUnsigned)
         this.log('warn', 'no simulator credentials: calls to other destinations go out unsigned');
@@ -443,8 +459,6 @@ export class SigningProxy {
       out = { ...headers, host: target.host };
     }
     if (body !== '') out['content-length'] = String(Buffer.byteLength(body));
-    // Signing is asynchronous: one last look before the bytes leave.
-    if (!this.admit(ep, res)) return;
     this.sendUpstream(ep, method, target, out, body, res);
   }
 
@@ -499,7 +513,7 @@ export class SigningProxy {
   ): void {
     const timeoutMs = this.registration?.upstreamTimeoutMs ?? FALLBACK_UPSTREAM_TIMEOUT_MS;
     const isHttps = target.protocol === 'https:';
-    // agent: false — one socket per call, never pooled, so cutting a call leaves nothing open behind it.
+    // The task's own pool: cut() destroys the call, and the pool's sockets with it.
     const up = (isHttps ? https : http).request({
       protocol: target.protocol,
       hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
@@ -507,8 +521,9 @@ export class SigningProxy {
       path: target.pathname + target.search,
       method,
       headers,
-      agent: false,
+      agent: isHttps ? ep.pools.https : ep.pools.http,
     });
+    ep.pools.used = true;
     ep.inflight.set(up, res);
     const timer = setTimeout(() => up.destroy(new UpstreamCut('timeout')), timeoutMs);
     const done = (): void => {
@@ -556,11 +571,23 @@ export class SigningProxy {
     up.end(body === '' ? undefined : body);
   }
 
-  /** Destroys every upstream call of a task now. */
+  /** Destroys every upstream call of a task now, and every upstream socket it has open (idle ones too). */
   private cut(ep: TaskEndpoint, reason: string): void {
-    if (ep.inflight.size === 0) return;
-    this.log('warn', 'cutting open upstream calls', { task_id: ep.taskId, count: ep.inflight.size, reason });
-    for (const up of [...ep.inflight.keys()]) up.destroy(new UpstreamCut(reason));
+    if (ep.inflight.size > 0) {
+      this.log('warn', 'cutting open upstream calls', {
+        task_id: ep.taskId,
+        count: ep.inflight.size,
+        reason,
+      });
+      // First the calls, each with the reason (their error handlers answer LEASE_EXPIRED from it)…
+      for (const up of [...ep.inflight.keys()]) up.destroy(new UpstreamCut(reason));
+    }
+    // …then the pools: whatever sockets are left (idle keep-alive ones) are closed, and the next call,
+    // once a lease is valid again, opens a fresh connection.
+    if (ep.pools.used) {
+      destroyPools(ep.pools);
+      ep.pools = newPools();
+    }
   }
 
   /** Runs on every tick and at the lease's end: clock-jump check, and cut whatever may no longer run. */
@@ -569,7 +596,7 @@ export class SigningProxy {
     const t = this.clock();
     this.gate.check(t);
     for (const ep of this.endpoints.values()) {
-      if (ep.inflight.size === 0) continue;
+      if (ep.inflight.size === 0 && !ep.pools.used) continue;
       const d = this.gate.isValid(ep.taskId, t, ep.token);
       if (!d.ok) {
         ep.refusing = d.reason;
@@ -653,6 +680,24 @@ interface Upstream {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: Buffer;
+}
+
+interface UpstreamPools {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+  /** Set once a call went through these pools (so a cut knows there may be sockets to close). */
+  used: boolean;
+}
+
+function newPools(): UpstreamPools {
+  // Idle sockets are closed after a while by us too, not only by the server (a task may pause calling).
+  const opts = { keepAlive: true, timeout: 30_000, scheduling: 'lifo' as const };
+  return { http: new http.Agent(opts), https: new https.Agent(opts), used: false };
+}
+
+function destroyPools(p: UpstreamPools): void {
+  p.http.destroy();
+  p.https.destroy();
 }
 
 class UpstreamCut extends Error {

@@ -3,6 +3,8 @@
  * in-process (so a clock can be injected) and once as its own process.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SigningProxy } from '../../src/proxy/proxy-server.ts';
@@ -219,6 +221,56 @@ describe('signing proxy', () => {
       headers: { 'drover-target-url': `${r.upstream.url}/again` },
     });
     expect(again.status).toBe(200);
+  });
+
+  it('keeps one upstream connection per task while leased; closing or expiry closes its sockets, idle ones too', async () => {
+    const r = await rig({ ttlMs: 1_500, marginMs: 300, graceMs: 5_000 });
+    // A service that records every connection the proxy opens, and when each is closed.
+    const conns: { closed: boolean }[] = [];
+    const svc = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    svc.on('connection', (s: Socket) => {
+      const c = { closed: false };
+      conns.push(c);
+      s.on('close', () => (c.closed = true));
+    });
+    await new Promise<void>((resolve) => svc.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      svc.closeAllConnections();
+      return new Promise<void>((resolve) => svc.close(() => resolve()));
+    });
+    const url = `http://127.0.0.1:${(svc.address() as AddressInfo).port}`;
+    r.sched.tasks.set('t1', { token: 1, kind: 'noop', spec: {}, control: 'run' });
+    r.sched.tasks.set('t2', { token: 1, kind: 'noop', spec: {}, control: 'run' });
+    await r.heartbeat(['t1', 't2']);
+    const ep1 = await r.open('t1', 1);
+    const ep2 = await r.open('t2', 1);
+    for (let i = 0; i < 3; i++) {
+      const res = await rawRequest(ep1, { path: '/', headers: { 'drover-target-url': `${url}/a${i}` } });
+      expect(res.status).toBe(200);
+    }
+    expect(conns).toHaveLength(1); // reused
+    expect((await rawRequest(ep2, { path: '/', headers: { 'drover-target-url': `${url}/b` } })).status).toBe(
+      200,
+    );
+    expect(conns).toHaveLength(2); // never shared between tasks
+    await sleep(50);
+    expect(conns.map((c) => c.closed)).toEqual([false, false]);
+
+    // Closing t1's endpoint closes t1's idle socket, not t2's.
+    const del = await controlRequest(r.proxy.controlSocket, 'DELETE', '/_proxy/tasks/t1?token=1');
+    expect(del.status).toBe(200);
+    await sleep(100);
+    expect(conns.map((c) => c.closed)).toEqual([true, false]);
+
+    // The lease ends (1.5 s − 0.3 s after the send): t2's idle socket is closed too, without any call.
+    await sleep(1_400);
+    expect(conns.map((c) => c.closed)).toEqual([true, true]);
+    const refused = await rawRequest(ep2, { path: '/', headers: { 'drover-target-url': `${url}/c` } });
+    expect(refused.status).toBe(403);
+    expect(conns).toHaveLength(2);
   });
 
   it('control endpoint: no way around the gate (task routes need a leased fence; nothing but worker routes else)', async () => {
