@@ -13,6 +13,10 @@ import type {
   StateSnapshot,
 } from '../engine/state-types.ts';
 import type { HttpClient, HttpResponse } from '../providers/types.ts';
+import { TransientError } from '../providers/types.ts';
+
+/** Tries of one state call before the apply fails (backoff 200 ms … 2 s: about 7 s in all). */
+const STATE_CALL_ATTEMPTS = 6;
 
 export interface HttpStateBackendOptions {
   readonly http: HttpClient;
@@ -48,7 +52,31 @@ export class HttpStateBackend implements StateBackend {
     return `${this.base}${path}?flock=${encodeURIComponent(flock)}&target=${encodeURIComponent(target)}`;
   }
 
+  /**
+   * Every state route is safe to repeat (intents are upserts and deletes, a commit puts or removes one
+   * address), so a call that had no answer (connection reset, timeout: TransientError) or a 502/503/504
+   * is tried again with backoff instead of failing the whole apply over a blip between worker and server.
+   * A refusal (LEASE_EXPIRED, STALE_FENCE) is not retried: the task is no longer entitled to write.
+   */
   private async call(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    url: string,
+    body?: unknown,
+  ): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce(method, url, body);
+      } catch (e) {
+        const transient =
+          e instanceof TransientError ||
+          (e instanceof DroverError && [502, 503, 504].includes(Number(e.details['status'])));
+        if (!transient || attempt >= STATE_CALL_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async callOnce(
     method: 'GET' | 'PUT' | 'POST' | 'DELETE',
     url: string,
     body?: unknown,
