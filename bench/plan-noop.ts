@@ -35,7 +35,7 @@ try {
     await db.close();
   }
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/plan-noop-child.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', process.env.BENCH_CHILD ?? 'bench/plan-noop-child.ts'], {
       env: { ...process.env, ...benchKeys, BENCH_DIR: flock.dir, BENCH_DATA_DIR: dataDir, BENCH_P: String(P) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -5,7 +5,7 @@
  * one statement at a time; a mutex here queues statements behind an open transaction, so callers may
  * issue them freely.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -67,7 +67,8 @@ class PgliteThread {
   }
 
   static async start(path: string): Promise<PgliteThread> {
-    const modules = await compiledModules();
+    // initdb's module only matters for a directory that holds no database yet.
+    const modules = await compiledModules(!existsSync(join(path, 'PG_VERSION')));
     const worker = new Worker(new URL('./pglite-thread.mjs', import.meta.url), {
       workerData: { path, ...modules },
       // Plain JavaScript needs no loader; and flags such as --input-type are refused in a worker.
@@ -104,27 +105,25 @@ class PgliteThread {
 type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
 const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
-let compiled: Promise<{ pgliteWasmModule?: WasmModule; initdbWasmModule?: WasmModule }> | undefined;
+let compiled: Promise<WasmModule | undefined> | undefined;
+let compiledInitdb: Promise<WasmModule | undefined> | undefined;
 
 /**
  * PGlite's WebAssembly, compiled once per process and handed to every database thread (a compiled
  * module is shared between threads, not copied). If the files are not where the package keeps them,
  * each thread compiles its own — slower, same result.
  */
-function compiledModules(): Promise<{ pgliteWasmModule?: WasmModule; initdbWasmModule?: WasmModule }> {
-  compiled ??= (async () => {
-    try {
-      const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
-      const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-        wasm.compile(await readFile(join(dist, 'pglite.wasm'))),
-        wasm.compile(await readFile(join(dist, 'initdb.wasm'))),
-      ]);
-      return { pgliteWasmModule, initdbWasmModule };
-    } catch {
-      return {};
-    }
-  })();
-  return compiled;
+async function compiledModules(
+  withInitdb: boolean,
+): Promise<{ pgliteWasmModule?: WasmModule; initdbWasmModule?: WasmModule }> {
+  const dist = (): string => dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+  compiled ??= wasm.compile(await readFile(join(dist(), 'pglite.wasm'))).catch(() => undefined);
+  if (withInitdb) compiledInitdb ??= wasm.compile(await readFile(join(dist(), 'initdb.wasm'))).catch(() => undefined);
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compiled, withInitdb ? compiledInitdb : undefined]);
+  return {
+    ...(pgliteWasmModule ? { pgliteWasmModule } : {}),
+    ...(initdbWasmModule ? { initdbWasmModule } : {}),
+  };
 }
 
 /**
