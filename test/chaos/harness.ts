@@ -151,8 +151,20 @@ export class Cluster {
     return s.url;
   }
 
+  private readonly adding = new Set<Promise<WorkerProc>>();
+  private closing = false;
+
   /** A worker process (through a relay of its own), with a worker token minted for it. */
-  async addWorker(): Promise<WorkerProc> {
+  addWorker(): Promise<WorkerProc> {
+    const p = this.addWorkerNow();
+    this.adding.add(p);
+    // close() waits for these, so no worker is spawned after everything was killed.
+    void p.catch(() => undefined).finally(() => this.adding.delete(p));
+    return p;
+  }
+
+  private async addWorkerNow(): Promise<WorkerProc> {
+    if (this.closing) throw new Error('the cluster is closing');
     this.workerSeq += 1;
     const name = `${this.opts.label}-w${this.workerSeq}`;
     const minted = await this.api<{ token: string }>('POST', '/api/v1/tokens', { role: 'worker', name });
@@ -258,6 +270,8 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.adding]);
     await this.reg.killAll();
     for (const r of this.relays.values()) await r.close().catch(() => undefined);
     this.relays.clear();

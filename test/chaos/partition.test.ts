@@ -24,5 +24,5 @@ chaosSuite({
   title: 'chaos: a cut connection between a worker and the scheduler',
   cluster: { server: 'process' },
   fault: partition,
-  rounds: 10,
+  rounds: 11,
 });

@@ -22,5 +22,5 @@ chaosSuite({
   title: 'chaos: the server (scheduler) is killed and restarted mid-apply',
   cluster: { server: 'process' },
   fault: restart,
-  rounds: 10,
+  rounds: 6,
 });

@@ -28,7 +28,7 @@ chaosSuite({
   title: 'chaos: SIGKILL of a worker mid-apply',
   cluster: { server: 'process' },
   fault: sigkill,
-  rounds: 10,
+  rounds: 11,
   extra: (results) => {
     // Every killed worker's task was carried on under a new token.
     for (const r of results) if (r.note !== 'no-victim') expect(r.finalToken, r.label).toBeGreaterThan(1);

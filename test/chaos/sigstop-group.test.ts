@@ -24,5 +24,5 @@ chaosSuite({
   title: 'chaos: SIGSTOP / SIGCONT of the worker process group (worker, proxy, task)',
   cluster: { server: 'process' },
   fault: stopGroup,
-  rounds: 10,
+  rounds: 11,
 });

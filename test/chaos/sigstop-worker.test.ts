@@ -26,7 +26,7 @@ chaosSuite({
   title: 'chaos: SIGSTOP / SIGCONT of the worker process (its proxy runs on)',
   cluster: { server: 'process' },
   fault: stopWorker,
-  rounds: 10,
+  rounds: 11,
   extra: (results) => {
     // The proxy did refuse a paused worker's task at least once (the fault is not a no-op).
     expect(results.some((r) => r.proxyRefused)).toBe(true);
