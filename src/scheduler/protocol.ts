@@ -38,8 +38,12 @@ export const TERMINAL_STATUSES = [
   'cancelled',
 ] as const satisfies readonly TaskStatus[];
 
-export type TaskKind = 'plan' | 'apply' | 'destroy';
-export const TASK_KINDS = ['plan', 'apply', 'destroy'] as const satisfies readonly TaskKind[];
+/**
+ * `noop` does nothing but go through the task lifecycle (assignment, lease, start, completion through the
+ * fence): it is how the scheduler is measured without a provisioner run in the way (bench/scheduler.ts).
+ */
+export type TaskKind = 'plan' | 'apply' | 'destroy' | 'noop';
+export const TASK_KINDS = ['plan', 'apply', 'destroy', 'noop'] as const satisfies readonly TaskKind[];
 
 /** What the worker should do with an assigned task. run: keep it running; pause: SIGSTOP it; cancel: stop
  * it gracefully (SIGTERM); kill: SIGKILL it. */

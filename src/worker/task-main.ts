@@ -15,8 +15,9 @@ import type { HttpClient } from '../providers/types.ts';
 import type { TaskSpecResponse } from '../scheduler/protocol.ts';
 import { ProxyHttpClient } from './task-client.ts';
 
-/** Kinds a task may have: the scheduler's three, plus test and benchmark kinds. */
+/** Kinds a task may have: the scheduler's, plus test kinds. */
 export type RunnableKind = 'plan' | 'apply' | 'destroy' | 'noop' | 'sim-calls' | 'probe';
+const ENGINE_KINDS: ReadonlySet<string> = new Set(['plan', 'apply', 'destroy']);
 
 export interface TaskContext {
   readonly taskId: string;
@@ -156,6 +157,10 @@ export async function runTaskMain(): Promise<number> {
     return 4;
   }
   const http = new ProxyHttpClient({ socketPath, serverUrl });
+  // The worker names the kind it started (a hint only: the spec decides). For the engine's kinds, its
+  // modules (the bulk of a task process's start) load while the spec is on its way.
+  if (ENGINE_KINDS.has(process.env['DROVER_TASK_KIND'] ?? ''))
+    import('./engine-task.ts').catch(() => undefined);
   const abort = new AbortController();
   process.on('SIGTERM', () => {
     abort.abort(new Error('cancelled (SIGTERM)'));

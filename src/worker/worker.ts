@@ -480,6 +480,7 @@ export class Worker {
   }
 
   private async launch(run: TaskRun, a: Assignment): Promise<void> {
+    if (a.kind === 'noop') return this.runNoop(run);
     const spec = (a.spec ?? {}) as { flock?: { files?: Record<string, string> } };
     rmSync(run.staging, { recursive: true, force: true });
     mkdirSync(run.staging, { recursive: true, mode: 0o700 });
@@ -511,7 +512,7 @@ export class Worker {
       proxyDir: path.join(this.workDir, 'proxy'),
       serverUrl: this.opts.serverUrl,
       sandbox: this.sandbox,
-      ...(this.opts.taskEnv ? { extraEnv: this.opts.taskEnv } : {}),
+      extraEnv: { ...this.opts.taskEnv, DROVER_TASK_KIND: a.kind },
     });
     run.child = child;
     run.phase = 'running';
@@ -527,6 +528,28 @@ export class Worker {
     child.once('error', (e) => void this.finish(run, null, null, `spawn failed: ${e.message}`));
     child.once('exit', (code, sig) => void this.finish(run, code, sig, null));
     if (run.wanted !== 'run') this.applyControl(run, run.wanted);
+  }
+
+  /**
+   * `noop`: nothing to run, so no process, staging or task endpoint. It is still taken up under an
+   * acknowledged lease (the heartbeat names it) and reported through the fence, lease-gated by the
+   * proxy like any task's completion: exit code 0 when the report was taken, 3 when it was refused.
+   */
+  private async runNoop(run: TaskRun): Promise<void> {
+    run.phase = 'running';
+    await this.heartbeat();
+    if (run.stopping || this.stopped) return this.finish(run, null, null, 'stopped before start');
+    const res = await this.control(
+      'POST',
+      `/api/v1/tasks/${encodeURIComponent(run.taskId)}/complete`,
+      { status: 'succeeded', result: {} },
+      { headers: { 'drover-fence': key(run.taskId, run.token) } },
+    ).catch((e: unknown) => {
+      this.logUnreachable('noop completion', e);
+      return null;
+    });
+    const taken = res !== null && res.status >= 200 && res.status < 300;
+    await this.finish(run, taken ? 0 : 3, null, null);
   }
 
   private async finish(

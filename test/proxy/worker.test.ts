@@ -4,7 +4,7 @@
  * no longer assigned, pause / resume), and a stopped worker's task cut off by its proxy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,6 +152,26 @@ describe('worker daemon', () => {
       expect(upstream.seen.filter((s) => s.url === '/via')).toHaveLength(1);
     },
   );
+
+  it('completes a noop task under its lease, through the fence, without starting a task process', async () => {
+    const sched = await startStubScheduler({ ttlMs: 3_000, heartbeatMs: 300, marginMs: 500, graceMs: 2_000 });
+    cleanups.push(() => sched.close());
+    const { workDir } = await startWorker(sched, { sandbox: 'none' });
+    const from = sched.heartbeats.length;
+    sched.tasks.set('task-noop', { token: 7, kind: 'noop', spec: {}, control: 'run' });
+    const done = await until('the completion', () => sched.completions.find((c) => c.task === 'task-noop'));
+    expect(done.fence).toBe('task-noop:7');
+    expect(done.body).toEqual({ status: 'succeeded', result: {} });
+    // Taken up under the lease: a heartbeat named it before it was reported.
+    const named = sched.heartbeats.slice(from).findIndex((h) => h.tasks.includes('task-noop'));
+    expect(named).toBeGreaterThanOrEqual(0);
+    // No task process: nothing staged (the worker keeps staging directories in this test), no events.
+    expect(readdirSync(path.join(workDir, 'tasks'))).toEqual([]);
+    expect(sched.events.filter((e) => e.task === 'task-noop')).toEqual([]);
+    sched.tasks.delete('task-noop');
+    await sleep(1_000);
+    expect(sched.completions.filter((c) => c.task === 'task-noop')).toHaveLength(1);
+  });
 
   it('reconciles: pauses and resumes a task, and kills it once it is no longer assigned', async () => {
     const sched = await startStubScheduler({ ttlMs: 3_000, heartbeatMs: 200, marginMs: 500, graceMs: 2_000 });
