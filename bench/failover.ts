@@ -9,12 +9,16 @@
  * Also shown: when the server handed the task to B (assigned_at) and when B took it up (started_at: its
  * heartbeat named the task or its task process fetched the spec).
  *
+ * The workers, their proxies and task processes run from the compiled build (bench/lib/build-issue3.ts),
+ * as in production: under tsx, a task process alone took ~3 s to start on the loaded benchmark machine.
+ *
  * Goal: median of BENCH_RUNS (5) runs ≤ lease_ttl + lease_grace + 2 s, from the timing in use.
  *
  *   npm run bench failover            BENCH_RUNS=1 npm run bench failover (quick check)
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureBuild } from './lib/build-issue3.ts';
 import { report } from './lib/report.ts';
 import { benchKeys } from './lib/setup.ts';
 import { startSimProcess, type SimProcess } from './lib/sim-process.ts';
@@ -178,6 +182,7 @@ async function oneRun(
   }
 }
 
+ensureBuild('failover');
 const sim = await startSimProcess(['--latency', String(SIM_LATENCY_MS)], benchKeys);
 let exitCode = 0;
 try {

@@ -7,7 +7,7 @@
  * BENCH_ROUNDS (5) interleaved rounds of direct → proxy → nginx slices, merged per path:
  *   direct — to the simulator, signed by the client;
  *   proxy  — to a task endpoint (127.0.0.1 port) of the real signing proxy process (src/proxy via
- *            src/worker/proxy-process.ts), unsigned with `Drover-Target-Url`; the proxy checks the lease,
+ *            src/worker/proxy-process.ts, from the compiled build: bench/lib/build-issue3.ts), unsigned with `Drover-Target-Url`; the proxy checks the lease,
  *            signs, fences and forwards. Its lease is kept valid by heartbeats through its control socket,
  *            acknowledged by a small fake scheduler (bench/lib/fake-scheduler-issue3.ts, default timing);
  *   nginx  — through nginx as a plain reverse proxy (proxy_pass to a keep-alive upstream), signed by the
@@ -22,7 +22,9 @@ import net from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { signRequestSync } from '../src/signing/index.ts';
-import { controlRequest, startProxyProcess, type ProxyProcess } from '../src/worker/proxy-process.ts';
+import type * as ProxyProcessModule from '../src/worker/proxy-process.ts';
+import type { ProxyProcess } from '../src/worker/proxy-process.ts';
+import { ensureBuild } from './lib/build-issue3.ts';
 import { startFakeScheduler, type FakeScheduler } from './lib/fake-scheduler-issue3.ts';
 import {
   closedLoop,
@@ -95,6 +97,10 @@ async function createBucket(sim: SimProcess): Promise<string> {
 async function startLeasedProxy(
   sched: FakeScheduler,
 ): Promise<{ proxy: ProxyProcess; port: number; stopBeats: () => void }> {
+  // From the compiled build, as a worker in production starts it (no tsx loader in the proxy process).
+  const { controlRequest, startProxyProcess } = (await import(
+    join(ensureBuild('proxy'), 'worker', 'proxy-process.js')
+  )) as typeof ProxyProcessModule;
   const proxy = await startProxyProcess({
     server_url: sched.url,
     token: sched.token,
