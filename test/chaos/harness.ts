@@ -128,15 +128,23 @@ export class Cluster {
         );
       }
       // One at a time: the first creates the admin token the second reuses.
-      for (let i = 0; i < count; i++) this.servers.push(await (this.serverStarts[i] as () => Promise<ServerProc>)());
+      for (let i = 0; i < count; i++)
+        this.servers.push(await (this.serverStarts[i] as () => Promise<ServerProc>)());
       this.adminToken = (this.servers[0] as ServerProc).adminToken;
     }
     const n = this.opts.workers ?? 3;
     await Promise.all(Array.from({ length: n }, () => this.addWorker()));
-    await until('all workers registered and healthy', async () => {
-      const ws = await this.listWorkers().catch(() => []);
-      return [...this.workers.keys()].every((name) => ws.some((w) => w.name === name && w.status === 'healthy'));
-    }, 120_000, 100);
+    await until(
+      'all workers registered and healthy',
+      async () => {
+        const ws = await this.listWorkers().catch(() => []);
+        return [...this.workers.keys()].every((name) =>
+          ws.some((w) => w.name === name && w.status === 'healthy'),
+        );
+      },
+      120_000,
+      100,
+    );
   }
 
   /** Backends every worker relay forwards to. */
@@ -193,7 +201,12 @@ export class Cluster {
   }
 
   /** One API call, retried while no server answers (a restart in progress). */
-  async api<T = any>(method: string, p: string, body?: unknown, fence?: string): Promise<{ status: number; body: T }> {
+  async api<T = unknown>(
+    method: string,
+    p: string,
+    body?: unknown,
+    fence?: string,
+  ): Promise<{ status: number; body: T }> {
     const end = Date.now() + 120_000;
     for (;;) {
       try {
@@ -345,12 +358,18 @@ export async function runRound(c: Cluster, fault: Fault, rng: Rng, label: string
   const taskId = submitted.body.task_id;
   c.event(`round ${label}: task ${taskId} submitted`);
   const since = c.journalSince;
-  const mine = async (): Promise<JournalEntry[]> => (await c.journal(since)).filter((e) => e.region === region);
+  const mine = async (): Promise<JournalEntry[]> =>
+    (await c.journal(since)).filter((e) => e.region === region);
 
   // A random moment mid-apply: after k accepted mutations, plus a random delay.
   const k = rng.int(1, 4);
   const extra = rng.int(0, 250);
-  await until(`task ${taskId} to make ${k} mutations`, async () => (await mine()).filter((e) => e.status < 300).length >= k, 120_000, 100);
+  await until(
+    `task ${taskId} to make ${k} mutations`,
+    async () => (await mine()).filter((e) => e.status < 300).length >= k,
+    120_000,
+    100,
+  );
   await sleep(extra);
   const before = await c.task(taskId);
   const workers = await c.listWorkers().catch(() => []);
@@ -364,10 +383,15 @@ export async function runRound(c: Cluster, fault: Fault, rng: Rng, label: string
   const ctx: RoundContext = {
     async movedOn(token, timeoutMs = 60_000) {
       try {
-        await until('the task to move on', async () => {
-          const t = await c.task(taskId);
-          return t.token > token || TERMINAL.has(t.status);
-        }, timeoutMs, 50);
+        await until(
+          'the task to move on',
+          async () => {
+            const t = await c.task(taskId);
+            return t.token > token || TERMINAL.has(t.status);
+          },
+          timeoutMs,
+          50,
+        );
         return true;
       } catch {
         return false;
@@ -377,15 +401,24 @@ export async function runRound(c: Cluster, fault: Fault, rng: Rng, label: string
       return TERMINAL.has((await c.task(taskId)).status);
     },
   };
-  c.event(`round ${label}: fault on ${workerName} (token ${before.token}, ${before.status}) after ${k} mutations + ${extra} ms`);
+  c.event(
+    `round ${label}: fault on ${workerName} (token ${before.token}, ${before.status}) after ${k} mutations + ${extra} ms`,
+  );
   const note = await fault(c, victim, rng, ctx);
   c.event(`round ${label}: fault over: ${note}`);
 
-  const done = await until(`task ${taskId} to end`, async () => {
-    const t = await c.task(taskId).catch(() => null);
-    return t && TERMINAL.has(t.status) ? t : null;
-  }, 90_000, 100);
-  c.event(`round ${label}: task ended ${done.status} with token ${done.token} after ${done.attempts} assignments`);
+  const done = await until(
+    `task ${taskId} to end`,
+    async () => {
+      const t = await c.task(taskId).catch(() => null);
+      return t && TERMINAL.has(t.status) ? t : null;
+    },
+    90_000,
+    100,
+  );
+  c.event(
+    `round ${label}: task ended ${done.status} with token ${done.token} after ${done.attempts} assignments`,
+  );
   // Calls still on the wire when the task ended have answered by now (upstream timeout ≪ this).
   await sleep(500);
   const entries = await mine();
@@ -398,7 +431,12 @@ export async function runRound(c: Cluster, fault: Fault, rng: Rng, label: string
 
   // 3: ended exactly once; a second completion is refused.
   expect(done.status, `${where}: ${JSON.stringify(done.error)}`).toBe('succeeded');
-  const again = await c.api('POST', `/api/v1/tasks/${taskId}/complete`, { status: 'succeeded', result: {} }, `${taskId}:${done.token}`);
+  const again = await c.api(
+    'POST',
+    `/api/v1/tasks/${taskId}/complete`,
+    { status: 'succeeded', result: {} },
+    `${taskId}:${done.token}`,
+  );
   expect(again.status, `${where}: a second completion`).toBe(409);
   // 3 (audit) and 4 now, or after the rounds when the store is a child server's PGlite directory.
   const db = c.storeNow();
@@ -412,7 +450,9 @@ export async function runRound(c: Cluster, fault: Fault, rng: Rng, label: string
     flock,
     region,
     status: done.status,
-    tokens: [...new Set(entries.filter((e) => e.status < 300).map((e) => Number(e.token)))].sort((a, b) => a - b),
+    tokens: [...new Set(entries.filter((e) => e.status < 300).map((e) => Number(e.token)))].sort(
+      (a, b) => a - b,
+    ),
     refusedAtSim: entries.filter((e) => e.status === 409 && e.code === 'STALE_FENCE').length,
     note,
     finalToken: done.token,
@@ -421,17 +461,16 @@ export async function runRound(c: Cluster, fault: Fault, rng: Rng, label: string
 }
 
 /** Properties 3 (audit: one ending) and 4 (state ≡ simulator inventory of the region). */
-export async function checkStore(
-  db: Db,
-  r: StoreCheck,
-  c: Cluster,
-): Promise<void> {
+export async function checkStore(db: Db, r: StoreCheck, c: Cluster): Promise<void> {
   const where = r.where;
   const { rows } = await db.query<{ action: string }>(
     `SELECT action FROM drover_audit WHERE object = $1 AND action IN ('task.complete', 'task.fail', 'task.cancelled') ORDER BY id`,
     [r.taskId],
   );
-  expect(rows.map((x) => x.action), `${where}: endings in the audit log`).toHaveLength(1);
+  expect(
+    rows.map((x) => x.action),
+    `${where}: endings in the audit log`,
+  ).toHaveLength(1);
   const snap = await new DbStateBackend(db).load(r.flock, 't');
   const inState = [...snap.resources.values()].map((x) => x.id).sort();
   const inSim = (await c.sim.resources()).filter((x) => x.region === r.region);
@@ -503,7 +542,9 @@ export function proxyRefused(w: WorkerProc | null, taskId: string): boolean {
     .some(
       (l) =>
         l.includes(taskId) &&
-        (l.includes('refusing calls') || l.includes('cutting open upstream calls') || l.includes('the lease lapsed during the run')),
+        (l.includes('refusing calls') ||
+          l.includes('cutting open upstream calls') ||
+          l.includes('the lease lapsed during the run')),
     );
 }
 
@@ -525,41 +566,50 @@ export function chaosSuite(opts: {
   const seed = chaosSeed();
   const rng = new Rng(seed).fork(opts.label);
   // The reason is in the title, so a skipped run says why.
-  describe.skipIf(Boolean(opts.skip))(opts.skip ? `${opts.title} (skipped: ${opts.skip})` : opts.title, () => {
-    const c = new Cluster({ label: opts.label, ...opts.cluster });
-    const results: RoundResult[] = [];
-    beforeAll(async () => {
-      process.stdout.write(`[chaos ${opts.label}] DROVER_CHAOS_SEED=${seed}\n`);
-      await c.start();
-    }, 240_000);
-    afterAll(async () => {
-      summarize(opts.label, seed, results);
-      await c.close();
-    }, 60_000);
-    const rounds = roundsFor(opts.rounds);
-    for (let i = 0; i < rounds; i++) {
-      it(`round ${i}`, async () => {
-        await roundOrReport(c, opts.fault, rng.fork(`round-${i}`), `${opts.label}-${i}`, seed, results);
-      }, 300_000);
-    }
-    it('over all rounds', async () => {
-      expect(results).toHaveLength(rounds);
-      await opts.after?.(c, results);
-      if (c.pendingStoreChecks.length) {
-        const store = await c.storeAfterStop();
-        try {
-          for (const p of c.pendingStoreChecks) await checkStore(store.db, p, c);
-        } finally {
-          await store.close();
-        }
+  describe.skipIf(Boolean(opts.skip))(
+    opts.skip ? `${opts.title} (skipped: ${opts.skip})` : opts.title,
+    () => {
+      const c = new Cluster({ label: opts.label, ...opts.cluster });
+      const results: RoundResult[] = [];
+      beforeAll(async () => {
+        process.stdout.write(`[chaos ${opts.label}] DROVER_CHAOS_SEED=${seed}\n`);
+        await c.start();
+      }, 240_000);
+      afterAll(async () => {
+        summarize(opts.label, seed, results);
+        await c.close();
+      }, 60_000);
+      const rounds = roundsFor(opts.rounds);
+      for (let i = 0; i < rounds; i++) {
+        it(`round ${i}`, async () => {
+          await roundOrReport(c, opts.fault, rng.fork(`round-${i}`), `${opts.label}-${i}`, seed, results);
+        }, 300_000);
       }
-      opts.extra?.(results);
-    }, 120_000);
-  });
+      it('over all rounds', async () => {
+        expect(results).toHaveLength(rounds);
+        await opts.after?.(c, results);
+        if (c.pendingStoreChecks.length) {
+          const store = await c.storeAfterStop();
+          try {
+            for (const p of c.pendingStoreChecks) await checkStore(store.db, p, c);
+          } finally {
+            await store.close();
+          }
+        }
+        opts.extra?.(results);
+      }, 120_000);
+    },
+  );
 }
 
 /** Holds a fault: 'short' (around the proxy's cutoff, maybe no reassignment) or 'long' (until the task moved on, then more). */
-export async function hold(mode: 'short' | 'long', v: Victim, rng: Rng, ctx: RoundContext, timing: Partial<Timing>): Promise<void> {
+export async function hold(
+  mode: 'short' | 'long',
+  v: Victim,
+  rng: Rng,
+  ctx: RoundContext,
+  timing: Partial<Timing>,
+): Promise<void> {
   const ttl = timing.leaseTtlMs ?? 1_000;
   if (mode === 'short') return sleep(rng.int(Math.round(ttl / 10), Math.round(ttl * 1.4)));
   await ctx.movedOn(v.token);

@@ -16,7 +16,12 @@ const sigkill: Fault = async (c, v, rng) => {
   else process.kill(w.pid, 'SIGKILL');
   await w.exited;
   // A crashed host's processes are all gone; a crashed worker's proxy and tasks follow it (lifelines).
-  await until(`the processes of ${w.name} to die with it`, () => tree.every((pid) => !isAlive(pid)), 30_000, 50);
+  await until(
+    `the processes of ${w.name} to die with it`,
+    () => tree.every((pid) => !isAlive(pid)),
+    30_000,
+    50,
+  );
   c.workers.delete(w.name);
   // The host comes back as a new worker, while the task waits out the quarantine or runs elsewhere.
   void c.addWorker();

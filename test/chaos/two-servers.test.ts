@@ -24,5 +24,7 @@ chaosSuite({
   cluster: { server: 'pair' },
   fault: killOne,
   rounds: 6,
-  skip: process.env['DATABASE_URL'] ? false : 'two servers share one PostgreSQL; PGlite is one process per data directory (set DATABASE_URL)',
+  skip: process.env['DATABASE_URL']
+    ? false
+    : 'two servers share one PostgreSQL; PGlite is one process per data directory (set DATABASE_URL)',
 });

@@ -72,7 +72,8 @@ export function chaosSeed(): number {
   const raw = process.env['DROVER_CHAOS_SEED'];
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`DROVER_CHAOS_SEED must be a non-negative integer, got ${raw}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`DROVER_CHAOS_SEED must be a non-negative integer, got ${raw}`);
     return n >>> 0;
   }
   return Math.floor(Math.random() * 0x100000000) >>> 0;
@@ -146,7 +147,10 @@ export function isAlive(pid: number): boolean {
 
 /** The processes one test started; killAll() leaves none behind. */
 export class ProcessRegistry {
-  private readonly roots = new Map<number, { child: ChildProcess; exited: Promise<void>; groups: Set<number> }>();
+  private readonly roots = new Map<
+    number,
+    { child: ChildProcess; exited: Promise<void>; groups: Set<number> }
+  >();
   private readonly dirs: string[] = [];
 
   track(child: ChildProcess): Promise<void> {
@@ -220,7 +224,17 @@ export function spawnWorker(
   const fd = openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'src/worker/main.ts'), '--server', opts.serverUrl, '--name', opts.name, '--work-dir', work],
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/worker/main.ts'),
+      '--server',
+      opts.serverUrl,
+      '--name',
+      opts.name,
+      '--work-dir',
+      work,
+    ],
     {
       cwd: ROOT,
       detached: true,
@@ -267,7 +281,8 @@ export async function freePort(): Promise<number> {
 
 export function timingEnv(timing: Partial<Timing>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(timing)) if (v !== undefined) env[TIMING_ENV[k as keyof Timing]] = String(v);
+  for (const [k, v] of Object.entries(timing))
+    if (v !== undefined) env[TIMING_ENV[k as keyof Timing]] = String(v);
   return env;
 }
 
@@ -280,7 +295,16 @@ export async function spawnServer(
   opts: { port: number; dataDir: string; databaseUrl?: string; timing: Partial<Timing>; logFile: string },
 ): Promise<ServerProc> {
   const fd = openSync(opts.logFile, 'a');
-  const args = ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'server', '--port', String(opts.port), '--data-dir', opts.dataDir];
+  const args = [
+    '--import',
+    'tsx',
+    path.join(ROOT, 'src/cli/main.ts'),
+    'server',
+    '--port',
+    String(opts.port),
+    '--data-dir',
+    opts.dataDir,
+  ];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -297,17 +321,30 @@ export async function spawnServer(
   await until(
     `drover server on port ${opts.port} to listen`,
     () => {
-      if (dead) throw new Error(`drover server exited at start: ${out}\n${readFileSync(opts.logFile, 'utf8').slice(-3000)}`);
+      if (dead)
+        throw new Error(
+          `drover server exited at start: ${out}\n${readFileSync(opts.logFile, 'utf8').slice(-3000)}`,
+        );
       return out.includes('listening on');
     },
     90_000,
   );
   const adminToken = readFileSync(path.join(opts.dataDir, 'admin.token'), 'utf8').trim();
-  return { url: `http://127.0.0.1:${opts.port}`, port: opts.port, pid: child.pid as number, child, exited, adminToken };
+  return {
+    url: `http://127.0.0.1:${opts.port}`,
+    port: opts.port,
+    pid: child.pid as number,
+    child,
+    exited,
+    adminToken,
+  };
 }
 
 /** SIGKILL a process group and wait for its leader to be reaped. */
-export async function killGroup(proc: { pid: number; exited: Promise<void> }, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+export async function killGroup(
+  proc: { pid: number; exited: Promise<void> },
+  sig: NodeJS.Signals = 'SIGKILL',
+): Promise<void> {
   signalGroup(proc.pid, sig);
   await proc.exited;
 }
@@ -475,19 +512,24 @@ export function journalViolations(entries: readonly JournalEntry[], taskId: stri
   for (const e of entries) {
     if (e.task !== taskId || e.token === null) v.push(`unfenced or foreign mutation: ${JSON.stringify(e)}`);
   }
-  const accepted = entries.filter(ok).map((e) => ({ e, from: Date.parse(e.started), to: Date.parse(e.at), token: Number(e.token) }));
+  const accepted = entries
+    .filter(ok)
+    .map((e) => ({ e, from: Date.parse(e.started), to: Date.parse(e.at), token: Number(e.token) }));
   for (const x of accepted) {
     for (const y of accepted) {
       if (x.token >= y.token) continue;
       // x has the lower token: it must have ended before y began.
       if (!(x.to <= y.from)) {
-        v.push(`token ${x.token} call ${x.e.seq} [${x.e.started}, ${x.e.at}] not before token ${y.token} call ${y.e.seq} [${y.e.started}, ${y.e.at}]`);
+        v.push(
+          `token ${x.token} call ${x.e.seq} [${x.e.started}, ${x.e.at}] not before token ${y.token} call ${y.e.seq} [${y.e.started}, ${y.e.at}]`,
+        );
       }
     }
   }
   let highest = -Infinity;
   for (const x of [...accepted].sort((a, b) => a.e.seq - b.e.seq)) {
-    if (x.token < highest) v.push(`stale token ${x.token} accepted after token ${highest}: ${JSON.stringify(x.e)}`);
+    if (x.token < highest)
+      v.push(`stale token ${x.token} accepted after token ${highest}: ${JSON.stringify(x.e)}`);
     highest = Math.max(highest, x.token);
   }
   return v;
