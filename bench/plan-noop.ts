@@ -1,6 +1,6 @@
 /**
  * plan-noop: 10,000 resources already in sync (simulator latency 0). Measures the plan's wall time and peak
- * RSS (in a process of its own) and, in that same process, a bare loop of the same 10,000 signed GETs at
+ * RSS (in a process of its own, running the compiled build as production does) and, in that same process, a bare loop of the same 10,000 signed GETs at
  * the same parallelism. Goal: plan ≤ 1.5 × bare loop, RSS ≤ 400 MB.
  */
 import { spawn } from 'node:child_process';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { loadFlock } from '../src/config/index.ts';
 import { apply } from '../src/engine/index.ts';
 import { openStore } from '../src/store/index.ts';
+import { ensureBuild } from './lib/build-issue3.ts';
 import { layeredFlock } from './lib/flocks.ts';
 import { report } from './lib/report.ts';
 import { benchEngineParts, benchKeys } from './lib/setup.ts';
@@ -35,8 +36,15 @@ try {
     await db.close();
   }
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', process.env.BENCH_CHILD ?? 'bench/plan-noop-child.ts'], {
-      env: { ...process.env, ...benchKeys, BENCH_DIR: flock.dir, BENCH_DATA_DIR: dataDir, BENCH_P: String(P) },
+    const child = spawn(process.execPath, ['bench/plan-noop-child.mjs'], {
+      env: {
+        ...process.env,
+        ...benchKeys,
+        BENCH_DIR: flock.dir,
+        BENCH_DATA_DIR: dataDir,
+        BENCH_P: String(P),
+        BENCH_BUILD_DIR: ensureBuild('plan-noop'),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let s = '';
