@@ -209,7 +209,12 @@ export const openApiDocument = {
     },
     '/api/v1/workers/{id}/poll': {
       get: op('long poll: answers when the assignment set changes, or after wait_ms', 'worker', {
-        parameters: [idParam(), { name: 'wait_ms', in: 'query', schema: { type: 'integer' } }],
+        parameters: [
+          idParam(),
+          { name: 'wait_ms', in: 'query', schema: { type: 'integer' } },
+          // The fingerprint of the worker's last poll answer: a different assignment set answers at once.
+          { name: 'known', in: 'query', schema: { type: 'string' } },
+        ],
       }),
     },
     '/api/v1/workers/{id}/deregister': {

@@ -62,6 +62,18 @@ export interface TaskSpec {
   readonly plan?: unknown;
 }
 
+/**
+ * A fingerprint of an assignment set (task, token, control; order-free). A worker sends the one of its
+ * last poll answer as `known` with its next long poll, which then answers at once if the set differs —
+ * an assignment made while no poll was waiting is not left for the next heartbeat to bring.
+ */
+export function assignmentsPrint(list: readonly Pick<Assignment, 'task_id' | 'token' | 'control'>[]): string {
+  return list
+    .map((a) => `${a.task_id}:${a.token}:${a.control}`)
+    .sort()
+    .join(',');
+}
+
 export interface Assignment {
   readonly task_id: string;
   /** The lease token of this assignment; the proxy puts it into `Drover-Fence`. */

@@ -18,7 +18,14 @@ import {
   type Json,
   type TestServer,
 } from '../server/test-harness.ts';
-import { canonicalJson, signAck, verifyAck, type LeaseAck } from './protocol.ts';
+import {
+  assignmentsPrint,
+  canonicalJson,
+  signAck,
+  verifyAck,
+  type LeaseAck,
+  type PollResponse,
+} from './protocol.ts';
 
 const TTL = FAST_TIMING.leaseTtlMs!;
 const GRACE = FAST_TIMING.leaseGraceMs!;
@@ -196,6 +203,38 @@ describe('scheduler', () => {
       }),
     ]);
     expect(Date.now() - started).toBeLessThan(15_000); // well before wait_ms
+  });
+
+  it('a poll answers at once when the assignment set differs from what the worker last heard (`known`)', async () => {
+    const s = await server();
+    const token = await s.mintToken('worker', 'w');
+    const w = new ScriptedWorker(s.url, token, 'w', 1);
+    await w.register();
+    workers.push(w);
+    w.keepAlive();
+    const id = await submit(s);
+    await assignedTo(s, id, w.id);
+    const poll = async (known: string | null, waitMs: number) => {
+      const started = Date.now();
+      const q = known === null ? '' : `&known=${encodeURIComponent(known)}`;
+      const r = await call<PollResponse>(s.url, 'GET', `/api/v1/workers/${w.id}/poll?wait_ms=${waitMs}${q}`, {
+        token,
+      });
+      expect(r.status).toBe(200);
+      return { ids: r.body.assignments.map((a) => a.task_id), took: Date.now() - started };
+    };
+    // The worker heard nothing yet (its last answer was empty, the assignment came between two polls):
+    // the task comes at once, not with the next heartbeat or after wait_ms.
+    const fresh = await poll('', 20_000);
+    expect(fresh.ids).toEqual([id]);
+    expect(fresh.took).toBeLessThan(10_000);
+    // It already knows this set: the poll waits for a change (none comes: wait_ms passes).
+    const same = await poll(assignmentsPrint([{ task_id: id, token: 1, control: 'run' }]), 1_500);
+    expect(same.ids).toEqual([id]);
+    expect(same.took).toBeGreaterThanOrEqual(1_400);
+    // Without `known`, as before: a change from what is assigned now.
+    const plain = await poll(null, 1_500);
+    expect(plain.took).toBeGreaterThanOrEqual(1_400);
   });
 
   it('expires a silent worker, then reassigns its task after the grace with token + 1', async () => {

@@ -27,6 +27,7 @@ import { DroverError } from '../errors.ts';
 import type { Logger } from '../providers/types.ts';
 import type { Db, Queryable } from '../store/types.ts';
 import {
+  assignmentsPrint,
   parseFence,
   signAck,
   type Assignment,
@@ -351,7 +352,17 @@ export class Scheduler {
   }
 
   /** Long poll: returns when the worker's assignment set changes, or after waitMs. */
-  async poll(workerId: string, waitMs: number, caller: Caller, signal?: AbortSignal): Promise<PollResponse> {
+  /**
+   * `known`: the fingerprint (assignmentsPrint) of what the worker last heard; a set that differs from it
+   * is answered at once. Without it, the poll waits for a change from what is assigned now.
+   */
+  async poll(
+    workerId: string,
+    waitMs: number,
+    caller: Caller,
+    signal?: AbortSignal,
+    known?: string,
+  ): Promise<PollResponse> {
     const w = await this.checkWorkerOwner(this.db, workerId, caller);
     if (w.status === 'gone') {
       throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, {
@@ -360,10 +371,10 @@ export class Scheduler {
     }
     const read = async (): Promise<Assignment[]> =>
       (await assignedTasks(this.db, workerId)).map(toAssignment);
-    const print = (a: readonly Assignment[]): string =>
-      a.map((x) => `${x.task_id}:${x.token}:${x.control}`).join(',');
+    const print = assignmentsPrint;
     const first = await read();
-    const initial = print(first);
+    const initial = known ?? print(first);
+    if (print(first) !== initial) return { assignments: first };
     const deadline = Date.now() + Math.max(0, Math.min(waitMs, this.timing.pollMaxMs));
     let current = first;
     while (!this.stopped && !signal?.aborted && Date.now() < deadline) {

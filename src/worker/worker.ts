@@ -20,7 +20,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DroverError, toDroverError } from '../errors.ts';
-import type { Assignment, Control, HeartbeatResponse, PollResponse } from '../scheduler/protocol.ts';
+import {
+  assignmentsPrint,
+  type Assignment,
+  type Control,
+  type HeartbeatResponse,
+  type PollResponse,
+} from '../scheduler/protocol.ts';
 import type { Credentials } from '../signing/index.ts';
 import { controlRequest, startProxyProcess, type ControlAnswer, type ProxyProcess } from './proxy-process.ts';
 import { probeSandbox, spawnTask, stageInputs, type SandboxMode } from './sandbox.ts';
@@ -93,6 +99,8 @@ export class Worker {
   private seq = 0;
   private readonly runs = new Map<string, TaskRun>();
   private readonly finished = new Set<string>();
+  /** Assignments of the latest answer that found no free slot; started when one frees (see finish). */
+  private readonly deferred = new Map<string, Assignment>();
   /**
    * (task, token)s whose process exited because its lease was not valid (exit 3 / 4): it could not
    * report, so the task is not over. Started again here when an acknowledged heartbeat still assigns
@@ -103,6 +111,8 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatsInFlight = 0;
   private pollLoop: Promise<void> | null = null;
+  /** assignmentsPrint of the last poll answer, sent with the next poll (`known`). */
+  private lastPolled = '';
   private lastUnreachableLog = 0;
 
   constructor(opts: WorkerOptions) {
@@ -212,6 +222,7 @@ export class Worker {
             const reg = res.body as Registration;
             this.reg = reg;
             this.seq = 0;
+            this.lastPolled = '';
             this.log('info', 'registered', {
               worker_id: reg.worker_id,
               heartbeat_ms: reg.heartbeat_ms,
@@ -300,14 +311,16 @@ export class Worker {
       try {
         const res = await this.control(
           'GET',
-          `/api/v1/workers/${encodeURIComponent(reg.worker_id)}/poll?wait_ms=${wait}`,
+          `/api/v1/workers/${encodeURIComponent(reg.worker_id)}/poll?wait_ms=${wait}&known=${encodeURIComponent(this.lastPolled)}`,
           undefined,
           { timeoutMs: wait + 20_000 },
         );
         if (this.stopped) return;
         if (res.status === 200) {
           // A poll answer only adds: what to stop is decided on heartbeat answers, which name what we sent.
-          this.reconcile((res.body as PollResponse).assignments ?? [], null);
+          const assignments = (res.body as PollResponse).assignments ?? [];
+          this.lastPolled = assignmentsPrint(assignments);
+          this.reconcile(assignments, null);
           continue;
         }
         if (res.status === 404 && this.reg === reg) {
@@ -373,7 +386,14 @@ export class Worker {
       }
       this.applyControl(run, a.control);
     }
-    for (const a of assigned.values()) {
+    // The newest answer decides what waits for a slot.
+    this.deferred.clear();
+    this.startAssigned(assigned.values(), leaseAcked);
+  }
+
+  /** Starts the assignments not running here yet, within capacity; the rest wait in `deferred`. */
+  private startAssigned(assignments: Iterable<Assignment>, leaseAcked: boolean): void {
+    for (const a of assignments) {
       const current = this.runs.get(a.task_id);
       if (current && current.phase !== 'exited') continue;
       if (this.finished.has(key(a.task_id, a.token))) continue;
@@ -388,10 +408,10 @@ export class Worker {
       }
       if (a.control === 'cancel' || a.control === 'kill') continue;
       if (this.taskIds().length >= this.capacity) {
-        this.log('warn', 'assignment beyond capacity ignored', {
-          task_id: a.task_id,
-          capacity: this.capacity,
-        });
+        // Usually the answer came before the exit of the task it replaces was seen here: it starts as
+        // soon as a slot frees (finish), not with the next heartbeat answer.
+        this.deferred.set(a.task_id, a);
+        this.log('info', 'assignment waits for a free slot', { task_id: a.task_id, capacity: this.capacity });
         continue;
       }
       this.startRun(a);
@@ -565,6 +585,11 @@ export class Worker {
     // becomes startable again only below, once this run's proxy endpoint and staging directory are gone.
     const lapsed = (code === 3 || code === 4) && !run.stopping && !this.stopped;
     if (this.runs.get(run.taskId) === run) this.runs.delete(run.taskId);
+    if (this.deferred.size && !this.stopped) {
+      const waiting = [...this.deferred.values()];
+      this.deferred.clear();
+      this.startAssigned(waiting, false);
+    }
     this.log('info', 'task exited', {
       task_id: run.taskId,
       token: run.token,

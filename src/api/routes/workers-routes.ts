@@ -21,6 +21,7 @@ export function workersRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   route(app, ctx, 'GET', '/api/v1/workers/:id/poll', 'worker', async (req, reply, caller) => {
     const raw = query(req)['wait_ms'];
+    const known = query(req)['known'];
     const waitMs = raw === undefined ? 0 : Number(raw);
     const abort = new AbortController();
     const onClose = (): void => {
@@ -33,6 +34,7 @@ export function workersRoutes(app: FastifyInstance, ctx: ApiContext): void {
         Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0,
         caller,
         abort.signal,
+        typeof known === 'string' ? known : undefined,
       );
     } finally {
       reply.raw.off('close', onClose);
