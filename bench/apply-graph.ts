@@ -3,6 +3,7 @@
  * Compares the apply's wall time with the lower bound max(critical path × latency, N × latency / P), the
  * latency measured against the same simulator in the same run. Goal: bound / wall ≥ 0.85.
  */
+import { rmSync } from 'node:fs';
 import { loadFlock } from '../src/config/index.ts';
 import { apply } from '../src/engine/index.ts';
 import { layeredFlock } from './lib/flocks.ts';
@@ -17,7 +18,9 @@ const P = 32;
 
 const sim = await startSimProcess(['--latency', String(LATENCY)], benchKeys);
 process.env.DROVER_SIM_URL = sim.url;
-const { db, where } = await benchStore();
+const store = await benchStore();
+const { db, where } = store;
+const flock = layeredFlock(N, DEPTH, 7);
 try {
   const parts = benchEngineParts(db, P * 2);
   // Measured latency of one signed call, in this run, against this simulator.
@@ -30,7 +33,6 @@ try {
   samples.sort((a, b) => a - b);
   const latency = samples[Math.floor(samples.length / 2)]!;
 
-  const flock = layeredFlock(N, DEPTH, 7);
   const config = await loadFlock(flock.dir, parts.catalog);
   const t0 = performance.now();
   const result = await apply(config, { target: 't1', artifacts: {} }, { ...parts, parallelism: P });
@@ -56,6 +58,7 @@ try {
     met: bound / wall >= 0.85,
   });
 } finally {
-  await db.close();
+  rmSync(flock.dir, { recursive: true, force: true });
+  await store.cleanup();
   await sim.stop();
 }

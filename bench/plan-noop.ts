@@ -4,16 +4,13 @@
  * the same parallelism. Goal: plan ≤ 1.5 × bare loop, RSS ≤ 400 MB.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { loadFlock } from '../src/config/index.ts';
 import { apply } from '../src/engine/index.ts';
-import { openStore } from '../src/store/index.ts';
 import { ensureBuild } from './lib/build-issue3.ts';
 import { layeredFlock } from './lib/flocks.ts';
 import { report } from './lib/report.ts';
-import { benchEngineParts, benchKeys } from './lib/setup.ts';
+import { benchEngineParts, benchKeys, benchStore } from './lib/setup.ts';
 import { startSimProcess } from './lib/sim-process.ts';
 
 const N = Number(process.env.BENCH_N ?? 10_000);
@@ -21,18 +18,18 @@ const P = 32;
 
 const sim = await startSimProcess(['--latency', '0'], benchKeys);
 process.env.DROVER_SIM_URL = sim.url;
-const dataDir = mkdtempSync(join(tmpdir(), 'drover-bench-noop-'));
-const databaseUrl = process.env.DATABASE_URL;
+const store = await benchStore();
+const flock = layeredFlock(N, 1, 3);
 try {
-  const flock = layeredFlock(N, 1, 3);
   {
-    const db = await openStore(databaseUrl ? { databaseUrl } : { dataDir });
+    const db = store.db;
     const parts = benchEngineParts(db, P * 2);
     const config = await loadFlock(flock.dir, parts.catalog);
     const t = performance.now();
     const r = await apply(config, { target: 't1', artifacts: {} }, { ...parts, parallelism: P });
     if (!r.ok) throw new Error('setup apply failed');
     console.log(`[plan-noop] setup: applied ${N} resources in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    // One process per PGlite directory: the child opens it next (on PostgreSQL, the child's own pool).
     await db.close();
   }
   const out = await new Promise<string>((resolve, reject) => {
@@ -41,7 +38,8 @@ try {
         ...process.env,
         ...benchKeys,
         BENCH_DIR: flock.dir,
-        BENCH_DATA_DIR: dataDir,
+        ...(store.dataDir ? { BENCH_DATA_DIR: store.dataDir } : {}),
+        ...(store.url ? { DATABASE_URL: store.url } : {}),
         BENCH_P: String(P),
         BENCH_BUILD_DIR: ensureBuild('plan-noop'),
       },
@@ -55,7 +53,7 @@ try {
   report({
     bench: 'plan-noop',
     figures: {
-      store: databaseUrl ? 'postgresql' : 'pglite',
+      store: store.where,
       resources: N,
       parallelism: P,
       plan_ms: m.plan_ms,
@@ -68,5 +66,7 @@ try {
     met: m.plan_ms <= 1.5 * m.loop_ms && m.rss_mb <= 400 && m.changes === 0,
   });
 } finally {
+  rmSync(flock.dir, { recursive: true, force: true });
+  await store.cleanup();
   await sim.stop();
 }

@@ -1,9 +1,6 @@
 /** Shared wiring for benchmarks: store, state backend, catalog and a signed client, as local mode does. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openStore } from '../../src/store/index.ts';
+import { openTestDb } from '../../test/helpers/db.ts';
 import { DbStateBackend } from '../../src/store/state-store.ts';
 import { defaultCatalog } from '../../src/providers/index.ts';
 import { createSignedHttpClient } from '../../src/signing/index.ts';
@@ -15,11 +12,25 @@ export const benchKeys = {
   DROVER_SIM_SECRET_KEY: process.env.DROVER_SIM_SECRET_KEY || randomBytes(20).toString('hex'),
 };
 
-export async function benchStore(): Promise<{ db: Db; where: string }> {
-  const url = process.env.DATABASE_URL;
-  if (url) return { db: await openStore({ databaseUrl: url }), where: 'postgresql' };
-  const dataDir = mkdtempSync(join(tmpdir(), 'drover-bench-data-'));
-  return { db: await openStore({ dataDir }), where: `pglite (${dataDir})` };
+/**
+ * A fresh store for one benchmark run, as the tests get theirs: a new PGlite directory, or a new database
+ * on the server DATABASE_URL names (dropped by cleanup) — never a database that holds anything else.
+ */
+export async function benchStore(): Promise<{
+  db: Db;
+  where: string;
+  url?: string;
+  dataDir?: string;
+  cleanup(): Promise<void>;
+}> {
+  const t = await openTestDb();
+  return {
+    db: t.db,
+    where: t.url ? 'postgresql' : 'pglite',
+    ...(t.url ? { url: t.url } : {}),
+    ...(t.dataDir ? { dataDir: t.dataDir } : {}),
+    cleanup: () => t.cleanup(),
+  };
 }
 
 export function benchEngineParts(db: Db, maxSockets = 64) {
