@@ -28,6 +28,8 @@ interface Node {
   readonly dependents: string[];
   height: number;
   state: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+  /** Its provider work is done and its attributes known: dependents may start (its record may still be on its way). */
+  released: boolean;
 }
 
 type OpResult = ApplyResult['results'][number];
@@ -49,7 +51,7 @@ export async function executePlan(
 
   const ops = plan.operations.filter((o) => o.action !== 'no-op');
   const nodes = new Map<string, Node>();
-  for (const op of ops) nodes.set(op.address, { op, waitsFor: new Set(), dependents: [], height: 0, state: 'pending' });
+  for (const op of ops) nodes.set(op.address, { op, waitsFor: new Set(), dependents: [], height: 0, state: 'pending', released: false });
   for (const node of nodes.values()) {
     const { op } = node;
     if (op.action !== 'delete') {
@@ -72,10 +74,39 @@ export async function executePlan(
   const results: OpResult[] = [];
   let lastSerial = snapshot.serial;
   const ready: Node[] = [...nodes.values()].filter((n) => n.waitsFor.size === 0);
+  // `running` counts operations holding a parallelism slot (provider work); `inflight` those not yet
+  // settled (their state record may still be being written after they released their slot).
   let running = 0;
+  let inflight = 0;
 
   await new Promise<void>((resolveAll) => {
+    /*
+     * An operation releases its dependents as soon as its provider call has answered and its attributes
+     * are known, not after its state record is committed: a dependent needs the attributes, and crash
+     * safety does not need the order — each create is covered by its own intent (committed before its
+     * call), so a crash at any instant still leaves every created resource either recorded or behind an
+     * intent that the next refresh resolves. This takes one database round trip off every level of the
+     * critical path. The apply itself ends only when every record is committed.
+     */
+    const release = (node: Node): void => {
+      if (node.released || node.state !== 'running') return;
+      node.released = true;
+      running--;
+      for (const d of node.dependents) {
+        const dn = nodes.get(d)!;
+        dn.waitsFor.delete(node.op.address);
+        if (dn.waitsFor.size === 0 && dn.state === 'pending') ready.push(dn);
+      }
+      pump();
+    };
     const finish = (node: Node, ok: boolean): void => {
+      inflight--;
+      if (node.released) {
+        // Dependents already went on; a record that failed after that fails this operation only.
+        node.state = ok ? 'done' : 'failed';
+        pump();
+        return;
+      }
       node.state = ok ? 'done' : 'failed';
       running--;
       for (const d of node.dependents) {
@@ -101,8 +132,9 @@ export async function executePlan(
         if (node.state !== 'pending') continue;
         node.state = 'running';
         running++;
+        inflight++;
         rc.opts.onEvent?.({ kind: 'op-start', address: node.op.address, action: node.op.action });
-        runOne(node.op).then(
+        runOne(node.op, () => release(node)).then(
           (r) => {
             results.push(r);
             rc.opts.onEvent?.({ kind: 'op-done', address: r.address, action: r.action, ok: r.ok, ...(r.error ? { error: r.error } : {}) });
@@ -116,7 +148,7 @@ export async function executePlan(
           },
         );
       }
-      if (running === 0) resolveAll();
+      if (running === 0 && inflight === 0) resolveAll();
     };
     pump();
   });
@@ -134,7 +166,8 @@ export async function executePlan(
     if (serial > lastSerial) lastSerial = serial;
   }
 
-  async function runOne(op: PlanOperation): Promise<OpResult> {
+  /** Runs one operation; calls `release` once its provider work is done (see above). */
+  async function runOne(op: PlanOperation, release: () => void): Promise<OpResult> {
     const type = rc.typeOf(op.type);
     const ctx = rc.providerContext(op.type);
     const prior = snapshot.resources.get(op.address);
@@ -159,8 +192,9 @@ export async function executePlan(
 
     if (op.action === 'delete') {
       if (type.kind !== 'task' && prior) await retrying(() => type.delete(ctx, prior.id, priorAttrs ?? prior.attributes));
-      await record({ kind: 'remove', address: op.address, action: 'delete' });
       attrs.delete(op.address);
+      release();
+      await record({ kind: 'remove', address: op.address, action: 'delete' });
       return { address: op.address, action: op.action, ok: true, attempts: Math.max(attempts, 1) };
     }
 
@@ -183,8 +217,9 @@ export async function executePlan(
     if (type.kind === 'task') {
       try {
         const out = await retrying(() => type.create(ctx, values, { idempotencyKey: randomUUID() }));
-        await record({ kind: 'put', action: op.action, resource: { ...base, id: out.id, attributes: out, status: 'SUCCEEDED' } });
         attrs.set(op.address, out);
+        release();
+        await record({ kind: 'put', action: op.action, resource: { ...base, id: out.id, attributes: out, status: 'SUCCEEDED' } });
         return { address: op.address, action: op.action, ok: true, attempts };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
@@ -197,8 +232,9 @@ export async function executePlan(
     try {
       if (op.action === 'update' && prior && type.update) {
         const out = await retrying(() => type.update!(ctx, prior.id, values, priorAttrs ?? prior.attributes));
-        await record({ kind: 'put', action: 'update', resource: { ...base, id: out.id, attributes: out } });
         attrs.set(op.address, out);
+        release();
+        await record({ kind: 'put', action: 'update', resource: { ...base, id: out.id, attributes: out } });
         return { address: op.address, action: op.action, ok: true, attempts };
       }
       if ((op.action === 'replace' || op.action === 'update') && prior && current.get(op.address) !== null) {
@@ -216,8 +252,9 @@ export async function executePlan(
         createdAt: new Date().toISOString(),
       });
       const out = await retrying(() => type.create(ctx, values, { idempotencyKey }));
-      await record({ kind: 'put', action: op.action === 'replace' ? 'replace:create' : 'create', resource: { ...base, id: out.id, attributes: out } }, true);
       attrs.set(op.address, out);
+      release();
+      await record({ kind: 'put', action: op.action === 'replace' ? 'replace:create' : 'create', resource: { ...base, id: out.id, attributes: out } }, true);
       return { address: op.address, action: op.action, ok: true, attempts };
     } catch (e) {
       // A failed create leaves its intent: the next refresh looks the key up and adopts or clears it.
