@@ -138,7 +138,7 @@ export interface HeartbeatResponse {
   readonly assignments: readonly Assignment[];
 }
 
-// ---- GET /api/v1/workers/{id}/poll?wait_ms=N ----------------------------------------------------
+// ---- GET /api/v1/workers/{id}/poll?wait_ms=N[&known=assignmentsPrint of the last answer] ------------
 
 export interface PollResponse {
   readonly assignments: readonly Assignment[];
