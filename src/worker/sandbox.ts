@@ -6,8 +6,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DroverError } from '../errors.ts';
 import { nodeArgsFor } from './launch.ts';
+
+/** The project's root (src/worker → ../..; the same from dist/worker): what a task's process runs. */
+const CODE_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 /** auto: bubblewrap when it works here, else none (logged once). */
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
@@ -142,6 +146,10 @@ export function spawnTask(l: TaskLaunch): ChildProcess {
     '/proc',
     '--tmpfs',
     '/tmp',
+    // The code the task runs (and its node_modules), read-only: a checkout may itself live under /tmp.
+    '--ro-bind',
+    CODE_ROOT,
+    CODE_ROOT,
     // Hide the proxy's control socket and other tasks' sockets, and other tasks' staging directories…
     '--tmpfs',
     l.proxyDir,
