@@ -39,7 +39,9 @@ try {
   const wall = performance.now() - t0;
   if (!result.ok) {
     const failed = result.results.filter((r) => !r.ok);
-    throw new Error(`apply failed: ${failed.length} operations, first: ${failed[0]?.address}: ${failed[0]?.error}`);
+    throw new Error(
+      `apply failed: ${failed.length} operations, first: ${failed[0]?.address}: ${failed[0]?.error}`,
+    );
   }
   const bound = Math.max(flock.depth * latency, (flock.count * latency) / P);
   report({

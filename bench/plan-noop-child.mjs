@@ -29,7 +29,8 @@ const config = await loadFlock(process.env.BENCH_DIR, parts.catalog);
 // Warm-up, unmeasured: the first calls pay for connections and JIT; both measured runs come after it.
 const snapshot = await parts.state.load(config.flock, 't1');
 const urls = [...snapshot.resources.values()].map(
-  (r) => `${process.env.DROVER_SIM_URL}/regions/bench-1/${r.type === 'sim.bucket' ? 'buckets' : 'users'}/${r.id}`,
+  (r) =>
+    `${process.env.DROVER_SIM_URL}/regions/bench-1/${r.type === 'sim.bucket' ? 'buckets' : 'users'}/${r.id}`,
 );
 await mapLimit(urls.slice(0, 1000), P, async (url) => {
   await parts.http.request({ method: 'GET', url });
@@ -48,4 +49,11 @@ await mapLimit(urls, P, async (url) => {
 });
 const loopMs = performance.now() - t1;
 await db.close();
-console.log(JSON.stringify({ plan_ms: planMs, loop_ms: loopMs, rss_mb: process.resourceUsage().maxRSS / 1024, changes }));
+console.log(
+  JSON.stringify({
+    plan_ms: planMs,
+    loop_ms: loopMs,
+    rss_mb: process.resourceUsage().maxRSS / 1024,
+    changes,
+  }),
+);

@@ -28,7 +28,9 @@ try {
     const t = performance.now();
     const r = await apply(config, { target: 't1', artifacts: {} }, { ...parts, parallelism: P });
     if (!r.ok) throw new Error('setup apply failed');
-    console.log(`[plan-noop] setup: applied ${N} resources in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(
+      `[plan-noop] setup: applied ${N} resources in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
     // One process per PGlite directory: the child opens it next (on PostgreSQL, the child's own pool).
     await db.close();
   }
@@ -49,7 +51,12 @@ try {
     child.stdout.on('data', (d: Buffer) => (s += d.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`child exited ${code}`))));
   });
-  const m = JSON.parse(out.trim().split('\n').pop()!) as { plan_ms: number; loop_ms: number; rss_mb: number; changes: number };
+  const m = JSON.parse(out.trim().split('\n').pop()!) as {
+    plan_ms: number;
+    loop_ms: number;
+    rss_mb: number;
+    changes: number;
+  };
   report({
     bench: 'plan-noop',
     figures: {

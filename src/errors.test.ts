@@ -33,7 +33,9 @@ describe('error registry', () => {
 
   it('serialises to the API error body', () => {
     const e = new DroverError('PLAN_DIVERGED', 'create x was not approved', { details: { address: 'x' } });
-    expect(e.toJSON()).toEqual({ error: { code: 'PLAN_DIVERGED', message: 'create x was not approved', details: { address: 'x' } } });
+    expect(e.toJSON()).toEqual({
+      error: { code: 'PLAN_DIVERGED', message: 'create x was not approved', details: { address: 'x' } },
+    });
     expect(e.exitCode).toBe(1);
     expect(toDroverError(new Error('boom')).code satisfies ErrorCode).toBe('INTERNAL');
   });

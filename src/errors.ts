@@ -32,11 +32,23 @@ export const ErrorCodes = {
   NOT_FOUND: { status: 404, exit: 1, summary: 'no such object' },
 
   // engine (SPEC §3)
-  PLAN_STALE: { status: 409, exit: 3, summary: 'the saved plan was made against a state that has changed since' },
-  PLAN_DIVERGED: { status: 409, exit: 1, summary: 'a fresh plan holds an operation the approved plan did not' },
+  PLAN_STALE: {
+    status: 409,
+    exit: 3,
+    summary: 'the saved plan was made against a state that has changed since',
+  },
+  PLAN_DIVERGED: {
+    status: 409,
+    exit: 1,
+    summary: 'a fresh plan holds an operation the approved plan did not',
+  },
   APPLY_FAILED: { status: 500, exit: 1, summary: 'one or more resource operations failed' },
   PROVIDER_ERROR: { status: 502, exit: 1, summary: 'a provider call failed permanently' },
-  PROVIDER_TRANSIENT: { status: 503, exit: 1, summary: 'a provider call kept failing transiently past the retry budget' },
+  PROVIDER_TRANSIENT: {
+    status: 503,
+    exit: 1,
+    summary: 'a provider call kept failing transiently past the retry budget',
+  },
   APPROVAL_DENIED: { status: 403, exit: 1, summary: 'a drover.approval resource was not approved' },
   STATE_LOCKED: { status: 409, exit: 3, summary: 'another process holds the state of this target' },
   EXECUTION_IN_PROGRESS: { status: 409, exit: 3, summary: 'an execution is already running on this target' },
@@ -46,11 +58,23 @@ export const ErrorCodes = {
   STORE_MIGRATION: { status: 500, exit: 1, summary: 'the database schema could not be migrated' },
 
   // simulator and signing (SPEC §4)
-  SIGNATURE_INVALID: { status: 401, exit: 1, summary: 'the request is unsigned, badly signed, replayed or clock-skewed' },
-  STALE_FENCE: { status: 409, exit: 1, summary: 'the lease token is lower than the highest seen for the task' },
+  SIGNATURE_INVALID: {
+    status: 401,
+    exit: 1,
+    summary: 'the request is unsigned, badly signed, replayed or clock-skewed',
+  },
+  STALE_FENCE: {
+    status: 409,
+    exit: 1,
+    summary: 'the lease token is lower than the highest seen for the task',
+  },
   NAME_TAKEN: { status: 409, exit: 1, summary: 'a resource with that unique name exists already' },
   SIM_FAULT: { status: 503, exit: 1, summary: 'an injected fault or outage' },
-  CREDENTIALS_MISSING: { status: 500, exit: 2, summary: 'DROVER_SIM_ACCESS_KEY / DROVER_SIM_SECRET_KEY are not set' },
+  CREDENTIALS_MISSING: {
+    status: 500,
+    exit: 2,
+    summary: 'DROVER_SIM_ACCESS_KEY / DROVER_SIM_SECRET_KEY are not set',
+  },
 
   // scheduler, workers, proxy (SPEC §5)
   LEASE_EXPIRED: { status: 403, exit: 1, summary: 'the worker lease is not valid; the call was refused' },
@@ -61,7 +85,11 @@ export const ErrorCodes = {
   UNAUTHORIZED: { status: 401, exit: 1, summary: 'missing or invalid bearer token' },
   FORBIDDEN: { status: 403, exit: 1, summary: 'the token lacks the role for this action' },
   SERVER_UNREACHABLE: { status: 503, exit: 1, summary: 'the Drover server cannot be reached' },
-  UPSTREAM_UNREACHABLE: { status: 502, exit: 1, summary: 'the signing proxy could not reach the destination of a task call, or it did not answer in time' },
+  UPSTREAM_UNREACHABLE: {
+    status: 502,
+    exit: 1,
+    summary: 'the signing proxy could not reach the destination of a task call, or it did not answer in time',
+  },
 
   INTERNAL: { status: 500, exit: 1, summary: 'an unexpected internal error (a bug: please report it)' },
 } as const satisfies Record<string, CodeSpec>;

@@ -8,7 +8,8 @@ import type { Db } from '../../src/store/types.ts';
 
 /** A fresh key pair per benchmark run; a child process of the run inherits its parent's through the env. */
 export const benchKeys = {
-  DROVER_SIM_ACCESS_KEY: process.env.DROVER_SIM_ACCESS_KEY || 'AKBENCH' + randomBytes(4).toString('hex').toUpperCase(),
+  DROVER_SIM_ACCESS_KEY:
+    process.env.DROVER_SIM_ACCESS_KEY || 'AKBENCH' + randomBytes(4).toString('hex').toUpperCase(),
   DROVER_SIM_SECRET_KEY: process.env.DROVER_SIM_SECRET_KEY || randomBytes(20).toString('hex'),
 };
 

@@ -48,7 +48,10 @@ export interface ServerFlags {
 }
 
 /** `--server`, else DROVER_SERVER, else http://127.0.0.1:7800; `--token`, else DROVER_TOKEN. */
-export function resolveServer(flags: ServerFlags, env: Readonly<Record<string, string | undefined>>): { server: string; token?: string } {
+export function resolveServer(
+  flags: ServerFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): { server: string; token?: string } {
   const server = flags.server ?? env['DROVER_SERVER'] ?? DEFAULT_SERVER;
   try {
     const u = new URL(server);
@@ -99,7 +102,10 @@ export class ApiClient {
       });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new DroverError('SERVER_UNREACHABLE', `cannot reach the Drover server at ${this.server}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      throw new DroverError(
+        'SERVER_UNREACHABLE',
+        `cannot reach the Drover server at ${this.server}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -111,11 +117,20 @@ export class ApiClient {
     if (!res.ok) {
       const err = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       if (err && typeof err.code === 'string') {
-        throw new RemoteError(err.code, typeof err.message === 'string' ? err.message : `HTTP ${res.status}`, exitCodeOf(err.code));
+        throw new RemoteError(
+          err.code,
+          typeof err.message === 'string' ? err.message : `HTTP ${res.status}`,
+          exitCodeOf(err.code),
+        );
       }
-      throw new RemoteError(`HTTP_${res.status}`, `${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`, 1);
+      throw new RemoteError(
+        `HTTP_${res.status}`,
+        `${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`,
+        1,
+      );
     }
-    if (parsed === undefined) throw new RemoteError('BAD_RESPONSE', `${method} ${path} did not answer JSON`, 1);
+    if (parsed === undefined)
+      throw new RemoteError('BAD_RESPONSE', `${method} ${path} did not answer JSON`, 1);
     return parsed as T;
   }
 
@@ -140,7 +155,10 @@ export class ApiClient {
    * Follows a task to its end, handing each new log line to onLog. Resolves with the result of a
    * succeeded task; a failed task throws its error (with the server's code, so exit codes carry over).
    */
-  async waitTask(id: string, opts: { onLog?: (line: string) => void; pollMs?: number; onStatus?: (s: TaskStatus) => void } = {}): Promise<unknown> {
+  async waitTask(
+    id: string,
+    opts: { onLog?: (line: string) => void; pollMs?: number; onStatus?: (s: TaskStatus) => void } = {},
+  ): Promise<unknown> {
     let after = 0;
     let last: TaskStatus | undefined;
     for (;;) {

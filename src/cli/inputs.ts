@@ -9,7 +9,10 @@ import type { FlockConfig } from '../config/model.ts';
 import type { Plan, RunInputs } from '../engine/index.ts';
 
 /** Commander collector for the repeatable `--artifact NAME=VERSION`. */
-export function collectArtifact(value: string, previous: Record<string, string> = {}): Record<string, string> {
+export function collectArtifact(
+  value: string,
+  previous: Record<string, string> = {},
+): Record<string, string> {
   const m = /^([A-Za-z][A-Za-z0-9_-]*)=(.+)$/.exec(value);
   if (!m) throw new InvalidArgumentError(`expected NAME=VERSION (e.g. app=v1), got '${value}'`);
   const [, name, version] = m as unknown as [string, string, string];
@@ -36,11 +39,19 @@ const DESTROY_VERSION = '(destroy)';
  */
 export function resolveInputs(
   config: FlockConfig,
-  flags: { target: string; artifacts: Readonly<Record<string, string>>; releaseId?: string; destroy?: boolean },
+  flags: {
+    target: string;
+    artifacts: Readonly<Record<string, string>>;
+    releaseId?: string;
+    destroy?: boolean;
+  },
 ): RunInputs {
   if (!config.targets.some((t) => t.name === flags.target)) {
     const names = config.targets.map((t) => t.name).join(', ');
-    throw new DroverError('TARGET_UNKNOWN', `flock '${config.flock}' has no target '${flags.target}' (targets: ${names})`);
+    throw new DroverError(
+      'TARGET_UNKNOWN',
+      `flock '${config.flock}' has no target '${flags.target}' (targets: ${names})`,
+    );
   }
   const declared = new Set(config.artifacts.map((a) => a.name));
   const unknown = Object.keys(flags.artifacts).filter((n) => !declared.has(n));
@@ -59,12 +70,18 @@ export function resolveInputs(
       'ARTIFACT_VERSION_MISSING',
       `no version for artifact${missing.length > 1 ? 's' : ''} ${missing.map((a) => `'${a.name}'`).join(', ')}: pass ${missing.map((a) => `--artifact ${a.name}=VERSION`).join(' ')}`,
       {
-        problems: missing.map((a) => ({ message: `artifact '${a.name}' has no version for this release`, location: a.location })),
+        problems: missing.map((a) => ({
+          message: `artifact '${a.name}' has no version for this release`,
+          location: a.location,
+        })),
       },
     );
   }
   if (flags.releaseId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(flags.releaseId)) {
-    throw new DroverError('USAGE', `--release-id '${flags.releaseId}' is not a valid id (letters, digits, . _ : -)`);
+    throw new DroverError(
+      'USAGE',
+      `--release-id '${flags.releaseId}' is not a valid id (letters, digits, . _ : -)`,
+    );
   }
   return {
     target: flags.target,
@@ -106,6 +123,10 @@ export async function readPlanFile(file: string): Promise<Plan> {
     typeof p.artifacts === 'object' &&
     p.artifacts !== null &&
     Array.isArray(p.operations);
-  if (!ok) throw new DroverError('PLAN_FILE_INVALID', `${file} is not a Drover plan (format_version 1); make one with drover plan --out FILE`);
+  if (!ok)
+    throw new DroverError(
+      'PLAN_FILE_INVALID',
+      `${file} is not a Drover plan (format_version 1); make one with drover plan --out FILE`,
+    );
   return p as Plan;
 }

@@ -9,7 +9,12 @@ import type { FlockConfig } from '../config/model.ts';
 import type { EngineOptions } from '../engine/index.ts';
 import { defaultCatalog } from '../providers/index.ts';
 import type { TypeCatalog } from '../providers/types.ts';
-import { createPlainHttpClient, createSignedHttpClient, credentialsFromEnv, type ClosableHttpClient } from '../signing/index.ts';
+import {
+  createPlainHttpClient,
+  createSignedHttpClient,
+  credentialsFromEnv,
+  type ClosableHttpClient,
+} from '../signing/index.ts';
 import { DEFAULT_DATA_DIR, openStore, resolveStoreOptions } from '../store/index.ts';
 import { DbStateBackend } from '../store/state-store.ts';
 import type { CliIo } from './io.ts';
@@ -73,13 +78,22 @@ export interface LocalEngine {
  */
 export async function openLocalEngine(
   loaded: LoadedFlock,
-  flags: StoreFlags & { parallelism?: number; confirm?: (q: string) => Promise<boolean>; signal?: AbortSignal },
+  flags: StoreFlags & {
+    parallelism?: number;
+    confirm?: (q: string) => Promise<boolean>;
+    signal?: AbortSignal;
+  },
   io: CliIo,
 ): Promise<LocalEngine> {
   const http = httpClient(loaded.config, io.env);
   let db;
   try {
-    db = await openStore(resolveStoreOptions({ dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR), databaseUrl: flags.databaseUrl }, io.env));
+    db = await openStore(
+      resolveStoreOptions(
+        { dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR), databaseUrl: flags.databaseUrl },
+        io.env,
+      ),
+    );
   } catch (e) {
     http.close();
     throw e;

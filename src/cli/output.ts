@@ -104,7 +104,8 @@ export class Progress {
         return;
       }
       case 'retry':
-        if (!this.tty) this.print(`retry ${e.address} (attempt ${e.attempt}, in ${e.delayMs} ms): ${e.error}`);
+        if (!this.tty)
+          this.print(`retry ${e.address} (attempt ${e.attempt}, in ${e.delayMs} ms): ${e.error}`);
         return;
       case 'adopted':
         this.print(`adopted ${e.address} (${e.id}) left by an interrupted run`);

@@ -21,7 +21,9 @@ const DELEGATED: ReadonlySet<string> = new Set<DelegatedCommand>(['sim', 'server
 function version(): string {
   try {
     // src/cli/ and dist/cli/ both sit two levels below the package root.
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -57,7 +59,12 @@ function runFlags(dir: string, o: RunOpts): RunFlags {
 function addRunOptions(cmd: Command): Command {
   return cmd
     .option('--target <NAME>', 'the execution target (required)')
-    .option('--artifact <NAME=VERSION>', 'version of a flock artifact for this release (repeatable)', collectArtifact, {})
+    .option(
+      '--artifact <NAME=VERSION>',
+      'version of a flock artifact for this release (repeatable)',
+      collectArtifact,
+      {},
+    )
     .option('--release-id <ID>', 'release id (default: derived from the config and artifact versions)')
     .option('--data-dir <DIR>', 'local state directory (PGlite)', './.drover')
     .option('--database-url <URL>', 'PostgreSQL URL for state instead of PGlite (default: $DATABASE_URL)')
@@ -85,7 +92,9 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .description('parse and check a flock; print every problem with file:line:column')
     .argument('<DIR>', 'the flock directory (holds flock.yaml)')
     .option('--json', 'print a JSON summary')
-    .action(async (dir: string, o: { json?: boolean }) => done(await runValidate({ dir, json: o.json === true }, io)));
+    .action(async (dir: string, o: { json?: boolean }) =>
+      done(await runValidate({ dir, json: o.json === true }, io)),
+    );
 
   addRunOptions(program.command('plan'))
     .description('refresh and plan one target; changes nothing')
@@ -97,7 +106,12 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .action(async (dir: string, o: RunOpts & { out?: string; json?: boolean; destroy?: boolean }) =>
       done(
         await runPlan(
-          { ...runFlags(dir, o), ...(o.out !== undefined ? { out: o.out } : {}), json: o.json === true, destroy: o.destroy === true },
+          {
+            ...runFlags(dir, o),
+            ...(o.out !== undefined ? { out: o.out } : {}),
+            json: o.json === true,
+            destroy: o.destroy === true,
+          },
           io,
         ),
       ),
@@ -113,7 +127,12 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .action(async (dir: string, o: RunOpts & { plan?: string; yes?: boolean; json?: boolean }) =>
       done(
         await runApply(
-          { ...runFlags(dir, o), ...(o.plan !== undefined ? { plan: o.plan } : {}), yes: o.yes === true, json: o.json === true },
+          {
+            ...runFlags(dir, o),
+            ...(o.plan !== undefined ? { plan: o.plan } : {}),
+            yes: o.yes === true,
+            json: o.json === true,
+          },
           io,
         ),
       ),
@@ -138,7 +157,11 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .action(async (o: { server?: string; token?: string; json?: boolean }) =>
       done(
         await runWorkers(
-          { ...(o.server !== undefined ? { server: o.server } : {}), ...(o.token !== undefined ? { token: o.token } : {}), json: o.json === true },
+          {
+            ...(o.server !== undefined ? { server: o.server } : {}),
+            ...(o.token !== undefined ? { token: o.token } : {}),
+            json: o.json === true,
+          },
           io,
         ),
       ),
@@ -159,7 +182,8 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number | undefined> {
   const [first, ...rest] = argv;
   try {
-    if (first !== undefined && DELEGATED.has(first)) return await runDelegated(first as DelegatedCommand, rest);
+    if (first !== undefined && DELEGATED.has(first))
+      return await runDelegated(first as DelegatedCommand, rest);
     let code: number = ExitCode.OK;
     const program = buildProgram(io, (c) => {
       code = c;

@@ -83,14 +83,21 @@ export async function computePlan(
   onEvent?: (e: EngineEvent) => void,
 ): Promise<Plan> {
   if (isRemote(flags)) {
-    if (p.inputs.destroy) throw new DroverError('USAGE', 'a destroy plan cannot be made through a server yet: drop --destroy, or plan locally');
+    if (p.inputs.destroy)
+      throw new DroverError(
+        'USAGE',
+        'a destroy plan cannot be made through a server yet: drop --destroy, or plan locally',
+      );
     // The server answers { plan } (older builds: the plan itself).
     const result = (await runRemoteTask(flags, p, 'plan', io)) as { plan?: Plan } & Partial<Plan>;
     return result.plan ?? (result as Plan);
   }
   const engine = await openLocalEngine(p.loaded, flags, io);
   try {
-    return await enginePlan(p.loaded.config, p.inputs, { ...engine.options, ...(onEvent ? { onEvent } : {}) });
+    return await enginePlan(p.loaded.config, p.inputs, {
+      ...engine.options,
+      ...(onEvent ? { onEvent } : {}),
+    });
   } finally {
     await engine.close();
   }
@@ -105,7 +112,11 @@ export async function applyLocal(
   p: Prepared,
   plan: Plan,
   io: CliIo,
-  hooks: { onEvent: (e: EngineEvent) => void; confirm: (q: string) => Promise<boolean>; signal?: AbortSignal },
+  hooks: {
+    onEvent: (e: EngineEvent) => void;
+    confirm: (q: string) => Promise<boolean>;
+    signal?: AbortSignal;
+  },
 ): Promise<ApplyResult> {
   const engine = await openLocalEngine(
     p.loaded,
@@ -113,8 +124,17 @@ export async function applyLocal(
     io,
   );
   try {
-    const inputs: RunInputs = { ...p.inputs, releaseId: plan.release_id, executionId: plan.execution_id, destroy: plan.destroy };
-    return await engineApply(p.loaded.config, inputs, { ...engine.options, onEvent: hooks.onEvent, savedPlan: plan });
+    const inputs: RunInputs = {
+      ...p.inputs,
+      releaseId: plan.release_id,
+      executionId: plan.execution_id,
+      destroy: plan.destroy,
+    };
+    return await engineApply(p.loaded.config, inputs, {
+      ...engine.options,
+      onEvent: hooks.onEvent,
+      savedPlan: plan,
+    });
   } finally {
     await engine.close();
   }

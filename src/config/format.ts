@@ -25,11 +25,9 @@ export const RESERVED_RESOURCE_NAMES: readonly string[] = [
   '__proto__',
 ];
 
-const name = z
-  .string()
-  .regex(NAME_PATTERN, {
-    error: 'expected a name matching [a-z][a-z0-9-]{0,62} (lowercase letters, digits, dashes)',
-  });
+const name = z.string().regex(NAME_PATTERN, {
+  error: 'expected a name matching [a-z][a-z0-9-]{0,62} (lowercase letters, digits, dashes)',
+});
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 const approval = z.enum(['auto', 'manual']);
 const nameList = z.array(z.string());

@@ -44,10 +44,30 @@ export type Expr =
  * `${target.name}` → { scope: 'target', path: ['name'] }; `${vm.id}` → { scope: 'resource', name: 'vm', path: ['id'] }.
  */
 export type Reference =
-  | { readonly scope: 'target'; readonly field: 'name' | 'realm' | 'tenancy' | 'region' | 'ad'; readonly text: string; readonly location: SourceLocation }
-  | { readonly scope: 'release'; readonly field: 'id'; readonly text: string; readonly location: SourceLocation }
-  | { readonly scope: 'execution'; readonly field: 'id'; readonly text: string; readonly location: SourceLocation }
-  | { readonly scope: 'artifact'; readonly name: string; readonly text: string; readonly location: SourceLocation }
+  | {
+      readonly scope: 'target';
+      readonly field: 'name' | 'realm' | 'tenancy' | 'region' | 'ad';
+      readonly text: string;
+      readonly location: SourceLocation;
+    }
+  | {
+      readonly scope: 'release';
+      readonly field: 'id';
+      readonly text: string;
+      readonly location: SourceLocation;
+    }
+  | {
+      readonly scope: 'execution';
+      readonly field: 'id';
+      readonly text: string;
+      readonly location: SourceLocation;
+    }
+  | {
+      readonly scope: 'artifact';
+      readonly name: string;
+      readonly text: string;
+      readonly location: SourceLocation;
+    }
   | { readonly scope: 'env'; readonly name: string; readonly text: string; readonly location: SourceLocation }
   | {
       readonly scope: 'resource';

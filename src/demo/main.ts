@@ -17,7 +17,8 @@ import { runValidate } from '../cli/commands/validate.ts';
 import { processIo, type CliIo } from '../cli/io.ts';
 import { reportError } from '../cli/output.ts';
 
-const FLOCK_DIR = relative(process.cwd(), fileURLToPath(new URL('../../examples/hello', import.meta.url))) || '.';
+const FLOCK_DIR =
+  relative(process.cwd(), fileURLToPath(new URL('../../examples/hello', import.meta.url))) || '.';
 const DATA_DIR = './.drover/demo';
 const TARGET = 'beta';
 const ARTIFACTS = { app: 'v1' } as const;
@@ -28,7 +29,9 @@ function step(io: CliIo, title: string): void {
 
 async function demo(io: CliIo, sim: SimHandle): Promise<number> {
   const common = { dir: FLOCK_DIR, target: TARGET, artifacts: ARTIFACTS, dataDir: DATA_DIR };
-  const artifactFlags = Object.entries(ARTIFACTS).map(([n, v]) => `--artifact ${n}=${v}`).join(' ');
+  const artifactFlags = Object.entries(ARTIFACTS)
+    .map(([n, v]) => `--artifact ${n}=${v}`)
+    .join(' ');
 
   step(io, `drover validate ${FLOCK_DIR}`);
   let code = await runValidate({ dir: FLOCK_DIR }, io);
@@ -39,11 +42,23 @@ async function demo(io: CliIo, sim: SimHandle): Promise<number> {
   if (code !== 0) return code;
 
   step(io, `what the simulator holds now (GET ${sim.url}/_resources)`);
-  const inventory = (await (await fetch(`${sim.url}/_resources`)).json()) as { kind: string; id: string; name: string; region: string; state: string }[];
-  for (const r of inventory) io.stdout.write(`  ${r.region.padEnd(8)} ${r.kind.padEnd(10)} ${r.name.padEnd(20)} ${r.id}  ${r.state}\n`);
+  const inventory = (await (await fetch(`${sim.url}/_resources`)).json()) as {
+    kind: string;
+    id: string;
+    name: string;
+    region: string;
+    state: string;
+  }[];
+  for (const r of inventory)
+    io.stdout.write(
+      `  ${r.region.padEnd(8)} ${r.kind.padEnd(10)} ${r.name.padEnd(20)} ${r.id}  ${r.state}\n`,
+    );
   io.stdout.write(`  and the rendered config: ${FLOCK_DIR}/out/${TARGET}/app.conf\n`);
 
-  step(io, `drover plan ${FLOCK_DIR} --target ${TARGET} ${artifactFlags} --data-dir ${DATA_DIR}   (again: nothing to do)`);
+  step(
+    io,
+    `drover plan ${FLOCK_DIR} --target ${TARGET} ${artifactFlags} --data-dir ${DATA_DIR}   (again: nothing to do)`,
+  );
   code = await runPlan(common, io);
   if (code !== 0) return code;
 
@@ -67,7 +82,9 @@ async function main(): Promise<number> {
     process.env['DROVER_SIM_URL'] = sim.url;
     process.env['DROVER_SIM_ACCESS_KEY'] = accessKey;
     process.env['DROVER_SIM_SECRET_KEY'] = secretKey;
-    io.stdout.write(`Drover demo: region simulator on ${sim.url} (in this process), state in ${DATA_DIR} (PGlite, fresh).\n`);
+    io.stdout.write(
+      `Drover demo: region simulator on ${sim.url} (in this process), state in ${DATA_DIR} (PGlite, fresh).\n`,
+    );
     return await demo(io, sim);
   } catch (e) {
     return reportError(e, io);

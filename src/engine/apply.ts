@@ -51,11 +51,20 @@ export async function executePlan(
 
   const ops = plan.operations.filter((o) => o.action !== 'no-op');
   const nodes = new Map<string, Node>();
-  for (const op of ops) nodes.set(op.address, { op, waitsFor: new Set(), dependents: [], height: 0, state: 'pending', released: false });
+  for (const op of ops)
+    nodes.set(op.address, {
+      op,
+      waitsFor: new Set(),
+      dependents: [],
+      height: 0,
+      state: 'pending',
+      released: false,
+    });
   for (const node of nodes.values()) {
     const { op } = node;
     if (op.action !== 'delete') {
-      for (const dep of op.depends_on) if (nodes.has(dep) && nodes.get(dep)!.op.action !== 'delete') node.waitsFor.add(dep);
+      for (const dep of op.depends_on)
+        if (nodes.has(dep) && nodes.get(dep)!.op.action !== 'delete') node.waitsFor.add(dep);
     }
     // Whoever depended on this resource in state must have moved on (deleted or updated) first when it is
     // deleted or replaced.
@@ -120,7 +129,13 @@ export async function executePlan(
     const skip = (node: Node, because: string): void => {
       if (node.state !== 'pending') return;
       node.state = 'skipped';
-      results.push({ address: node.op.address, action: node.op.action, ok: false, error: `skipped: ${because} failed`, attempts: 0 });
+      results.push({
+        address: node.op.address,
+        action: node.op.action,
+        ok: false,
+        error: `skipped: ${because} failed`,
+        attempts: 0,
+      });
       for (const d of node.dependents) skip(nodes.get(d)!, node.op.address);
     };
     const pump = (): void => {
@@ -137,13 +152,25 @@ export async function executePlan(
         runOne(node.op, () => release(node)).then(
           (r) => {
             results.push(r);
-            rc.opts.onEvent?.({ kind: 'op-done', address: r.address, action: r.action, ok: r.ok, ...(r.error ? { error: r.error } : {}) });
+            rc.opts.onEvent?.({
+              kind: 'op-done',
+              address: r.address,
+              action: r.action,
+              ok: r.ok,
+              ...(r.error ? { error: r.error } : {}),
+            });
             finish(node, r.ok);
           },
           (e: unknown) => {
             const error = e instanceof Error ? e.message : String(e);
             results.push({ address: node.op.address, action: node.op.action, ok: false, error, attempts: 1 });
-            rc.opts.onEvent?.({ kind: 'op-done', address: node.op.address, action: node.op.action, ok: false, error });
+            rc.opts.onEvent?.({
+              kind: 'op-done',
+              address: node.op.address,
+              action: node.op.action,
+              ok: false,
+              error,
+            });
             finish(node, false);
           },
         );
@@ -155,7 +182,13 @@ export async function executePlan(
 
   for (const node of nodes.values()) {
     if (node.state === 'pending') {
-      results.push({ address: node.op.address, action: node.op.action, ok: false, error: 'not started: cancelled', attempts: 0 });
+      results.push({
+        address: node.op.address,
+        action: node.op.action,
+        ok: false,
+        error: 'not started: cancelled',
+        attempts: 0,
+      });
     }
   }
 
@@ -177,7 +210,8 @@ export async function executePlan(
       withRetry(
         fn,
         rc.retry,
-        (attempt, delayMs, error) => rc.opts.onEvent?.({ kind: 'retry', address: op.address, attempt, delayMs, error: error.message }),
+        (attempt, delayMs, error) =>
+          rc.opts.onEvent?.({ kind: 'retry', address: op.address, attempt, delayMs, error: error.message }),
         rc.signal,
       ).then(
         (r) => {
@@ -191,7 +225,8 @@ export async function executePlan(
       );
 
     if (op.action === 'delete') {
-      if (type.kind !== 'task' && prior) await retrying(() => type.delete(ctx, prior.id, priorAttrs ?? prior.attributes));
+      if (type.kind !== 'task' && prior)
+        await retrying(() => type.delete(ctx, prior.id, priorAttrs ?? prior.attributes));
       attrs.delete(op.address);
       release();
       await record({ kind: 'remove', address: op.address, action: 'delete' });
@@ -201,9 +236,15 @@ export async function executePlan(
     const planned = desired.get(op.address);
     if (!planned) throw new DroverError('INTERNAL', `no desired resource for ${op.address}`);
     const cfg = planned.config;
-    const { values, unknownKeys } = resolveProperties(cfg, rc.scope((n) => attrs.get(n)));
+    const { values, unknownKeys } = resolveProperties(
+      cfg,
+      rc.scope((n) => attrs.get(n)),
+    );
     if (unknownKeys.length) {
-      throw new DroverError('INTERNAL', `${op.address}: values still unknown at apply time: ${unknownKeys.join(', ')}`);
+      throw new DroverError(
+        'INTERNAL',
+        `${op.address}: values still unknown at apply time: ${unknownKeys.join(', ')}`,
+      );
     }
     const base = {
       address: op.address,
@@ -219,12 +260,25 @@ export async function executePlan(
         const out = await retrying(() => type.create(ctx, values, { idempotencyKey: randomUUID() }));
         attrs.set(op.address, out);
         release();
-        await record({ kind: 'put', action: op.action, resource: { ...base, id: out.id, attributes: out, status: 'SUCCEEDED' } });
+        await record({
+          kind: 'put',
+          action: op.action,
+          resource: { ...base, id: out.id, attributes: out, status: 'SUCCEEDED' },
+        });
         return { address: op.address, action: op.action, ok: true, attempts };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
-        const failedAttrs: Attributes = { ...(priorAttrs ?? {}), id: prior?.id ?? randomUUID(), status: 'FAILED', error };
-        await record({ kind: 'put', action: op.action, resource: { ...base, id: failedAttrs.id, attributes: failedAttrs, status: 'FAILED' } });
+        const failedAttrs: Attributes = {
+          ...(priorAttrs ?? {}),
+          id: prior?.id ?? randomUUID(),
+          status: 'FAILED',
+          error,
+        };
+        await record({
+          kind: 'put',
+          action: op.action,
+          resource: { ...base, id: failedAttrs.id, attributes: failedAttrs, status: 'FAILED' },
+        });
         return { address: op.address, action: op.action, ok: false, error, attempts };
       }
     }
@@ -239,7 +293,9 @@ export async function executePlan(
       }
       if ((op.action === 'replace' || op.action === 'update') && prior && current.get(op.address) !== null) {
         const priorType = rc.typeOf(prior.type);
-        await retrying(() => priorType.delete(rc.providerContext(prior.type), prior.id, priorAttrs ?? prior.attributes));
+        await retrying(() =>
+          priorType.delete(rc.providerContext(prior.type), prior.id, priorAttrs ?? prior.attributes),
+        );
         await record({ kind: 'remove', address: op.address, action: 'replace:delete' });
       }
       const idempotencyKey = randomUUID();
@@ -254,7 +310,14 @@ export async function executePlan(
       const out = await retrying(() => type.create(ctx, values, { idempotencyKey }));
       attrs.set(op.address, out);
       release();
-      await record({ kind: 'put', action: op.action === 'replace' ? 'replace:create' : 'create', resource: { ...base, id: out.id, attributes: out } }, true);
+      await record(
+        {
+          kind: 'put',
+          action: op.action === 'replace' ? 'replace:create' : 'create',
+          resource: { ...base, id: out.id, attributes: out },
+        },
+        true,
+      );
       return { address: op.address, action: op.action, ok: true, attempts };
     } catch (e) {
       // A failed create leaves its intent: the next refresh looks the key up and adopts or clears it.

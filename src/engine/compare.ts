@@ -13,7 +13,12 @@ export function comparePlans(approved: Plan, fresh: Plan): void {
     throw new DroverError(
       'PLAN_DIVERGED',
       `the approved plan is for ${approved.flock}/${approved.target}, not ${fresh.flock}/${fresh.target}`,
-      { details: { approved: `${approved.flock}/${approved.target}`, fresh: `${fresh.flock}/${fresh.target}` } },
+      {
+        details: {
+          approved: `${approved.flock}/${approved.target}`,
+          fresh: `${fresh.flock}/${fresh.target}`,
+        },
+      },
     );
   }
   const byAddress = new Map(approved.operations.map((o) => [o.address, o]));

@@ -49,7 +49,9 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
       { details: { artifacts: missing } },
     );
   }
-  const unknownArtifacts = Object.keys(inputs.artifacts).filter((n) => !config.artifacts.some((a) => a.name === n));
+  const unknownArtifacts = Object.keys(inputs.artifacts).filter(
+    (n) => !config.artifacts.some((a) => a.name === n),
+  );
   if (unknownArtifacts.length) {
     throw new DroverError('USAGE', `the flock declares no artifact ${unknownArtifacts.join(', ')}`, {
       details: { artifacts: unknownArtifacts },
@@ -69,7 +71,9 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
   const artifacts = { ...inputs.artifacts };
   const log = opts.log ?? silent;
   const signal = opts.signal ?? new AbortController().signal;
-  const scope = (resource: (name: string) => Readonly<Record<string, unknown>> | undefined): ResolveScope => ({
+  const scope = (
+    resource: (name: string) => Readonly<Record<string, unknown>> | undefined,
+  ): ResolveScope => ({
     target: targetInfo,
     releaseId,
     executionId,
@@ -79,7 +83,11 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
   });
   const providerConfigs: Record<string, Readonly<Record<string, unknown>>> = {};
   for (const name of Object.keys(config.providers)) {
-    providerConfigs[name] = resolveProviderConfig(config, name, scope(() => undefined));
+    providerConfigs[name] = resolveProviderConfig(
+      config,
+      name,
+      scope(() => undefined),
+    );
   }
   const contexts = new Map<string, ProviderContext>();
   const confirm = opts.confirm ?? (async () => false);

@@ -79,7 +79,11 @@ export interface ApplyOptions extends EngineOptions {
 }
 
 /** Refresh → plan → apply, always all three. */
-export async function apply(config: FlockConfig, inputs: RunInputs, opts: ApplyOptions): Promise<ApplyResult> {
+export async function apply(
+  config: FlockConfig,
+  inputs: RunInputs,
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
   const saved = opts.savedPlan;
   if (saved) {
     const why =
@@ -95,8 +99,15 @@ export async function apply(config: FlockConfig, inputs: RunInputs, opts: ApplyO
                   Object.keys(inputs.artifacts).length > 0
                 ? 'the artifact versions differ'
                 : undefined;
-    if (why) throw new DroverError('PLAN_STALE', `the saved plan cannot be applied: ${why}`, { details: { reason: why } });
-    inputs = { ...inputs, artifacts: { ...saved.artifacts, ...inputs.artifacts }, releaseId: inputs.releaseId ?? saved.release_id };
+    if (why)
+      throw new DroverError('PLAN_STALE', `the saved plan cannot be applied: ${why}`, {
+        details: { reason: why },
+      });
+    inputs = {
+      ...inputs,
+      artifacts: { ...saved.artifacts, ...inputs.artifacts },
+      releaseId: inputs.releaseId ?? saved.release_id,
+    };
     const before = await opts.state.load(config.flock, inputs.target);
     if (before.lineage !== saved.state.lineage || before.serial !== saved.state.serial) {
       throw new DroverError(
@@ -109,7 +120,10 @@ export async function apply(config: FlockConfig, inputs: RunInputs, opts: ApplyO
   const rc = createRunContext(config, inputs, opts);
   const refreshed = await refresh(rc);
   if (saved && refreshed.snapshot.serial !== saved.state.serial) {
-    throw new DroverError('PLAN_STALE', 'refresh resolved an interrupted create, so the state changed since the plan; plan again');
+    throw new DroverError(
+      'PLAN_STALE',
+      'refresh resolved an interrupted create, so the state changed since the plan; plan again',
+    );
   }
   const { plan: fresh, desired } = makePlan(rc, refreshed);
   if (saved) comparePlans(saved, fresh);

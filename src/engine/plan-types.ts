@@ -46,14 +46,32 @@ export interface ApplyResult {
   readonly plan: Plan;
   readonly ok: boolean;
   readonly serial: number;
-  readonly results: readonly { address: string; action: Action; ok: boolean; error?: string; attempts: number }[];
+  readonly results: readonly {
+    address: string;
+    action: Action;
+    ok: boolean;
+    error?: string;
+    attempts: number;
+  }[];
 }
 
 /** Progress events for CLIs and logs. */
 export type EngineEvent =
   | { readonly kind: 'refresh'; readonly done: number; readonly total: number }
   | { readonly kind: 'op-start'; readonly address: string; readonly action: Action }
-  | { readonly kind: 'op-done'; readonly address: string; readonly action: Action; readonly ok: boolean; readonly error?: string }
-  | { readonly kind: 'retry'; readonly address: string; readonly attempt: number; readonly delayMs: number; readonly error: string }
+  | {
+      readonly kind: 'op-done';
+      readonly address: string;
+      readonly action: Action;
+      readonly ok: boolean;
+      readonly error?: string;
+    }
+  | {
+      readonly kind: 'retry';
+      readonly address: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: string;
+    }
   | { readonly kind: 'adopted'; readonly address: string; readonly id: string }
   | { readonly kind: 'intent-cleared'; readonly address: string };

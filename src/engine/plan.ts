@@ -42,7 +42,14 @@ export function desiredResources(rc: RunContext): Map<string, ResourceConfig> {
         throw new DroverError(
           'CONFIG_INVALID',
           `resource "${r.name}" depends on "${dep}", which its targets selector leaves out of target "${rc.target.name}"`,
-          { problems: [{ message: `depends on "${dep}", which is not in target "${rc.target.name}"`, location: r.location }] },
+          {
+            problems: [
+              {
+                message: `depends on "${dep}", which is not in target "${rc.target.name}"`,
+                location: r.location,
+              },
+            ],
+          },
         );
       }
     }
@@ -60,7 +67,8 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
 
   const planned = new Map<string, PlannedResource>();
   const operations: PlanOperation[] = [];
-  const known = (name: string): Readonly<Record<string, unknown>> | undefined => planned.get(name)?.plannedAttributes;
+  const known = (name: string): Readonly<Record<string, unknown>> | undefined =>
+    planned.get(name)?.plannedAttributes;
 
   for (const address of order) {
     const cfg = desired.get(address)!;
@@ -79,13 +87,19 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
       action = prior && prior.type !== cfg.type ? 'replace' : 'create';
       if (prior && now === null) reason = 'gone from the provider';
       if (prior && prior.type !== cfg.type) reason = `type changed from ${prior.type}`;
-      for (const k of Object.keys(values).sort()) changes.push({ path: k, before: undefined, after: after(k) });
+      for (const k of Object.keys(values).sort())
+        changes.push({ path: k, before: undefined, after: after(k) });
     } else {
       for (const k of [...new Set([...Object.keys(values), ...Object.keys(prior.properties)])].sort()) {
         const before = prior.properties[k];
         const a = after(k);
         if (unknown.has(k) || !isDeepStrictEqual(before, a)) {
-          changes.push({ path: k, before, after: a, ...(type.replaceOn.includes(k) ? { forcesReplace: true } : {}) });
+          changes.push({
+            path: k,
+            before,
+            after: a,
+            ...(type.replaceOn.includes(k) ? { forcesReplace: true } : {}),
+          });
         }
       }
       const canUpdate = type.update !== undefined || type.kind === 'task';
@@ -135,7 +149,9 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
   const doomedSet = new Set(doomed.map((r) => r.address));
   const deleteOrder = reverseOrder(
     doomed.map((r) => r.address),
-    doomed.flatMap((r) => r.dependencies.filter((d) => doomedSet.has(d)).map((d) => ({ from: r.address, to: d }))),
+    doomed.flatMap((r) =>
+      r.dependencies.filter((d) => doomedSet.has(d)).map((d) => ({ from: r.address, to: d })),
+    ),
   );
   for (const address of deleteOrder) {
     const r = snapshot.resources.get(address)!;

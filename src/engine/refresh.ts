@@ -75,7 +75,8 @@ export async function refresh(rc: RunContext): Promise<Refreshed> {
       current.set(r.address, value);
     }
     done++;
-    if (done === entries.length || done % 100 === 0) rc.opts.onEvent?.({ kind: 'refresh', done, total: entries.length });
+    if (done === entries.length || done % 100 === 0)
+      rc.opts.onEvent?.({ kind: 'refresh', done, total: entries.length });
   });
   return { snapshot, current };
 }

@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 import type { FlockConfig } from '../config/model.ts';
 
 /** A UUID (version 5 layout, SHA-based) derived from the config digest and the sorted artifact versions. */
-export function localReleaseId(config: Pick<FlockConfig, 'digest'>, artifacts: Readonly<Record<string, string>>): string {
+export function localReleaseId(
+  config: Pick<FlockConfig, 'digest'>,
+  artifacts: Readonly<Record<string, string>>,
+): string {
   const h = createHash('sha256');
   h.update(config.digest);
   for (const name of Object.keys(artifacts).sort()) h.update(`\n${name}=${artifacts[name]}`);

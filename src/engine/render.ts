@@ -3,8 +3,20 @@
  */
 import type { Action, Plan } from './plan-types.ts';
 
-const SYMBOL: Record<Action, string> = { create: '+', update: '~', replace: '-/+', delete: '-', 'no-op': ' ' };
-const COLOR: Record<Action, string> = { create: '32', update: '33', replace: '35', delete: '31', 'no-op': '0' };
+const SYMBOL: Record<Action, string> = {
+  create: '+',
+  update: '~',
+  replace: '-/+',
+  delete: '-',
+  'no-op': ' ',
+};
+const COLOR: Record<Action, string> = {
+  create: '32',
+  update: '33',
+  replace: '35',
+  delete: '31',
+  'no-op': '0',
+};
 
 function show(v: unknown): string {
   if (v === undefined) return '(none)';
@@ -15,10 +27,15 @@ function show(v: unknown): string {
 export function renderPlan(plan: Plan, opts: { color?: boolean; showNoop?: boolean } = {}): string {
   const paint = (a: Action, s: string): string => (opts.color ? `\x1b[${COLOR[a]}m${s}\x1b[0m` : s);
   const lines: string[] = [];
-  lines.push(`Plan for ${plan.flock} → ${plan.target}${plan.destroy ? ' (destroy)' : ''}, release ${plan.release_id}`);
+  lines.push(
+    `Plan for ${plan.flock} → ${plan.target}${plan.destroy ? ' (destroy)' : ''}, release ${plan.release_id}`,
+  );
   const changing = plan.operations.filter((o) => o.action !== 'no-op');
   if (changing.length === 0) {
-    lines.push('', `No changes: ${plan.summary['no-op']} resource${plan.summary['no-op'] === 1 ? '' : 's'} up to date.`);
+    lines.push(
+      '',
+      `No changes: ${plan.summary['no-op']} resource${plan.summary['no-op'] === 1 ? '' : 's'} up to date.`,
+    );
     return lines.join('\n') + '\n';
   }
   lines.push('');
@@ -28,7 +45,11 @@ export function renderPlan(plan: Plan, opts: { color?: boolean; showNoop?: boole
     lines.push(paint(op.action, head) + (op.reason ? `  # ${op.reason}` : ''));
     for (const c of op.changes) {
       const value =
-        op.action === 'create' ? show(c.after) : op.action === 'delete' ? show(c.before) : `${show(c.before)} → ${show(c.after)}`;
+        op.action === 'create'
+          ? show(c.after)
+          : op.action === 'delete'
+            ? show(c.before)
+            : `${show(c.before)} → ${show(c.after)}`;
       lines.push(`        ${c.path}: ${value}${c.forcesReplace ? '  # forces replacement' : ''}`);
     }
   }

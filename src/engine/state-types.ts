@@ -67,6 +67,11 @@ export interface StateBackend {
    * Applies one change atomically: the resource row, a history entry, serial + 1, and (optionally)
    * clearing the intent of that address. Returns the new serial.
    */
-  commit(flock: string, target: string, change: StateChange, opts?: { clearIntent?: boolean }): Promise<number>;
+  commit(
+    flock: string,
+    target: string,
+    change: StateChange,
+    opts?: { clearIntent?: boolean },
+  ): Promise<number>;
   clearIntent(flock: string, target: string, address: string): Promise<void>;
 }

@@ -18,7 +18,8 @@ import type { Db, QueryResult, Queryable } from './types.ts';
 export const DEFAULT_DATA_DIR = './.drover';
 
 /** The calls the database thread answers (see pglite-thread.mjs). */
-type ThreadOp = { op: 'query'; sql: string; params: unknown[] } | { op: 'exec'; sql: string } | { op: 'close' };
+type ThreadOp =
+  { op: 'query'; sql: string; params: unknown[] } | { op: 'exec'; sql: string } | { op: 'close' };
 
 type ThreadReply =
   | { id: number; ok: true; result: QueryResult<unknown> }
@@ -43,7 +44,10 @@ class Mutex {
  */
 class PgliteThread {
   readonly #worker: Worker;
-  readonly #waiting = new Map<number, { resolve: (r: QueryResult<unknown>) => void; reject: (e: Error) => void }>();
+  readonly #waiting = new Map<
+    number,
+    { resolve: (r: QueryResult<unknown>) => void; reject: (e: Error) => void }
+  >();
   #next = 1;
   #dead: Error | undefined;
 
@@ -75,7 +79,9 @@ class PgliteThread {
       execArgv: [],
     });
     const thread = new PgliteThread(worker);
-    await new Promise<void>((resolve, reject) => thread.#waiting.set(0, { resolve: () => resolve(), reject }));
+    await new Promise<void>((resolve, reject) =>
+      thread.#waiting.set(0, { resolve: () => resolve(), reject }),
+    );
     worker.unref();
     return thread;
   }
@@ -103,7 +109,8 @@ class PgliteThread {
 
 /** The compiled-module type PGlite takes (Node's types do not declare the WebAssembly global). */
 type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } })
+  .WebAssembly;
 
 let compiled: Promise<WasmModule | undefined> | undefined;
 let compiledInitdb: Promise<WasmModule | undefined> | undefined;
@@ -118,8 +125,12 @@ async function compiledModules(
 ): Promise<{ pgliteWasmModule?: WasmModule; initdbWasmModule?: WasmModule }> {
   const dist = (): string => dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
   compiled ??= wasm.compile(await readFile(join(dist(), 'pglite.wasm'))).catch(() => undefined);
-  if (withInitdb) compiledInitdb ??= wasm.compile(await readFile(join(dist(), 'initdb.wasm'))).catch(() => undefined);
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compiled, withInitdb ? compiledInitdb : undefined]);
+  if (withInitdb)
+    compiledInitdb ??= wasm.compile(await readFile(join(dist(), 'initdb.wasm'))).catch(() => undefined);
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+    compiled,
+    withInitdb ? compiledInitdb : undefined,
+  ]);
   return {
     ...(pgliteWasmModule ? { pgliteWasmModule } : {}),
     ...(initdbWasmModule ? { initdbWasmModule } : {}),
@@ -142,10 +153,14 @@ export async function openPgliteDb(dataDir: string = DEFAULT_DATA_DIR): Promise<
     // 0700: the directory holds the state and, for a server, its admin token.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new DroverError('STORE_UNAVAILABLE', `cannot create the data directory ${dir}: ${(e as Error).message}`, {
-      details: { dataDir: dir },
-      cause: e,
-    });
+    throw new DroverError(
+      'STORE_UNAVAILABLE',
+      `cannot create the data directory ${dir}: ${(e as Error).message}`,
+      {
+        details: { dataDir: dir },
+        cause: e,
+      },
+    );
   }
   const lock = acquireDataDirLock(dir);
   let thread: PgliteThread;
@@ -154,10 +169,14 @@ export async function openPgliteDb(dataDir: string = DEFAULT_DATA_DIR): Promise<
   } catch (e) {
     lock.release();
     const reason = e instanceof Error ? e.message : String(e);
-    throw new DroverError('STORE_UNAVAILABLE', `cannot open the embedded database in ${dir}/pgdata: ${reason}`, {
-      details: { dataDir: dir },
-      cause: e,
-    });
+    throw new DroverError(
+      'STORE_UNAVAILABLE',
+      `cannot open the embedded database in ${dir}/pgdata: ${reason}`,
+      {
+        details: { dataDir: dir },
+        cause: e,
+      },
+    );
   }
   return new PgliteDb(thread, lock.release, dir);
 }
@@ -173,7 +192,10 @@ class PgliteDb implements Db {
     readonly dataDir: string,
   ) {}
 
-  async query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  async query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
     const release = await this.#mutex.lock();
     try {
       return await run<R>(this.thread, sql, params);
@@ -188,7 +210,9 @@ class PgliteDb implements Db {
     try {
       await this.thread.call({ op: 'exec', sql: 'BEGIN' });
       try {
-        const out = await fn({ query: <R>(sql: string, params?: readonly unknown[]) => run<R>(this.thread, sql, params) });
+        const out = await fn({
+          query: <R>(sql: string, params?: readonly unknown[]) => run<R>(this.thread, sql, params),
+        });
         await this.thread.call({ op: 'exec', sql: 'COMMIT' });
         return out;
       } catch (e) {

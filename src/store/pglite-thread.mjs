@@ -17,7 +17,17 @@ function toResult(r) {
 function toError(e) {
   const out = { message: e instanceof Error ? e.message : String(e) };
   if (e && typeof e === 'object') {
-    for (const k of ['code', 'detail', 'hint', 'constraint', 'table', 'column', 'schema', 'severity', 'position']) {
+    for (const k of [
+      'code',
+      'detail',
+      'hint',
+      'constraint',
+      'table',
+      'column',
+      'schema',
+      'severity',
+      'position',
+    ]) {
       if (e[k] !== undefined) out[k] = e[k];
     }
   }

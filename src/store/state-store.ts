@@ -281,9 +281,10 @@ export class DbStateBackend implements StateBackend {
   }
 
   private async runBatch(ops: readonly BatchOp[]): Promise<number[]> {
-    const { rows } = await this.db.query<{ serials: number[] }>('SELECT drover_state_batch($1::jsonb) AS serials', [
-      JSON.stringify(ops),
-    ]);
+    const { rows } = await this.db.query<{ serials: number[] }>(
+      'SELECT drover_state_batch($1::jsonb) AS serials',
+      [JSON.stringify(ops)],
+    );
     return (rows[0]?.serials ?? []).map(Number);
   }
 

@@ -34,8 +34,13 @@ let cleanups: (() => Promise<void> | void)[] = [];
 function drover(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
     const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(), ...env })) if (v !== undefined) childEnv[k] = v;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(), ...env }))
+      if (v !== undefined) childEnv[k] = v;
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: work,
+      env: childEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -87,7 +92,11 @@ async function freshStore(keepOpen = false): Promise<{ flags: string[]; db: Test
 }
 
 async function inventory(): Promise<{ kind: string; name: string; region: string }[]> {
-  return (await (await fetch(`${sim.url}/_resources`)).json()) as { kind: string; name: string; region: string }[];
+  return (await (await fetch(`${sim.url}/_resources`)).json()) as {
+    kind: string;
+    name: string;
+    region: string;
+  }[];
 }
 
 function expectNoStack(r: Run): void {
@@ -142,7 +151,16 @@ describe('drover CLI: usage and config errors', () => {
   it('plan on a broken flock also exits 2 before touching anything', async () => {
     const dir = flockCopy();
     writeFileSync(join(dir, 'flock.yaml'), 'flock: hello\nbogus_key: 1\n');
-    const r = await drover(['plan', dir, '--target', 'beta', '--artifact', 'app=v1', '--data-dir', join(work, 'never')]);
+    const r = await drover([
+      'plan',
+      dir,
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--data-dir',
+      join(work, 'never'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/flock\.yaml:2:1: /);
     expect(existsSync(join(work, 'never'))).toBe(false);
@@ -217,7 +235,18 @@ describe('drover CLI: plan and apply against the simulator', () => {
   it('plan --json prints the plan (and --out saves the same plan)', async () => {
     const { flags } = await freshStore();
     const out = join(work, 'plan-shape.json');
-    const r = await drover(['plan', flockCopy(), '--target', 'beta', '--artifact', 'app=v1', '--json', '--out', out, ...flags]);
+    const r = await drover([
+      'plan',
+      flockCopy(),
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--json',
+      '--out',
+      out,
+      ...flags,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout) as {
@@ -235,7 +264,14 @@ describe('drover CLI: plan and apply against the simulator', () => {
       expect(Array.isArray(op.changes)).toBe(true);
     }
     // bake is restricted to prod tenancies: not in beta.
-    expect(plan.operations.map((o) => o.address).sort()).toEqual(['app_config', 'config_dir', 'deploy', 'logs', 'net', 'vm']);
+    expect(plan.operations.map((o) => o.address).sort()).toEqual([
+      'app_config',
+      'config_dir',
+      'deploy',
+      'logs',
+      'net',
+      'vm',
+    ]);
     expect(plan.operations.find((o) => o.address === 'vm')?.type).toBe('sim.instance');
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(plan);
     rmSync(out);
@@ -246,7 +282,16 @@ describe('drover CLI: plan and apply against the simulator', () => {
   it('apply --yes creates everything; a second plan is empty; destroy removes it all', async () => {
     const { flags } = await freshStore();
     const dir = flockCopy();
-    const applied = await drover(['apply', dir, '--target', 'beta', '--artifact', 'app=v1', '--yes', ...flags]);
+    const applied = await drover([
+      'apply',
+      dir,
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--yes',
+      ...flags,
+    ]);
     expect(applied.stderr).toMatch(/\[6\/6\] ok/); // plain progress lines with no terminal
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/Apply complete on target beta: 6 created/);
@@ -276,7 +321,17 @@ describe('drover CLI: plan and apply against the simulator', () => {
     const dir = flockCopy();
     const saved = join(work, 'saved-plan.json');
     cleanups.push(() => rmSync(saved, { force: true }));
-    const planned = await drover(['plan', dir, '--target', 'beta', '--artifact', 'app=v1', '--out', saved, ...flags]);
+    const planned = await drover([
+      'plan',
+      dir,
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--out',
+      saved,
+      ...flags,
+    ]);
     expect(planned.code).toBe(0);
 
     // No --yes needed: a saved plan was reviewed already.
@@ -325,8 +380,13 @@ describe('drover CLI: interrupting an apply', () => {
     const dir = flockCopy();
     const args = ['apply', dir, '--target', 'beta', '--artifact', 'app=v1', '--yes', ...flags];
     const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(), DROVER_SIM_URL: slow.url })) if (v !== undefined) childEnv[k] = v;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    for (const [k, v] of Object.entries({ ...process.env, ...baseEnv(), DROVER_SIM_URL: slow.url }))
+      if (v !== undefined) childEnv[k] = v;
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: work,
+      env: childEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     child.stdin.end();
     let stderr = '';
     let stdout = '';

@@ -49,8 +49,13 @@ function simEnv(): Record<string, string> {
 function drover(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
     const env: Record<string, string> = { NO_COLOR: '1' };
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'DATABASE_URL' && k !== 'DROVER_TOKEN') env[k] = v;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...env, ...simEnv() }, stdio: ['pipe', 'pipe', 'pipe'] });
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && k !== 'DATABASE_URL' && k !== 'DROVER_TOKEN') env[k] = v;
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: work,
+      env: { ...env, ...simEnv() },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -78,16 +83,21 @@ beforeAll(async () => {
   const workerToken = await server.mintToken('worker', 'cli-w1');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  worker = spawn(process.execPath, [BIN, 'worker', '--server', server.url, '--name', 'cli-w1', '--work-dir', join(work, 'worker')], {
-    env: { ...env, ...simEnv(), DROVER_TOKEN: workerToken },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  worker = spawn(
+    process.execPath,
+    [BIN, 'worker', '--server', server.url, '--name', 'cli-w1', '--work-dir', join(work, 'worker')],
+    {
+      env: { ...env, ...simEnv(), DROVER_TOKEN: workerToken },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   worker.stderr?.setEncoding('utf8').on('data', (d: string) => (workerLog = (workerLog + d).slice(-20_000)));
   // Wait until the worker has registered.
   const deadline = Date.now() + 60_000;
   for (;;) {
     const r = await fetch(`${server.url}/api/v1/workers`, { headers: { authorization: `Bearer ${token}` } });
-    const body = (await r.json()) as { workers?: { name: string; status: string }[] } | { name: string; status: string }[];
+    const body = (await r.json()) as
+      { workers?: { name: string; status: string }[] } | { name: string; status: string }[];
     const list = Array.isArray(body) ? body : (body.workers ?? []);
     if (list.some((w) => w.name === 'cli-w1' && w.status === 'healthy')) break;
     if (Date.now() > deadline) throw new Error('the worker did not register within 60 s');
@@ -116,7 +126,16 @@ describe('drover CLI with --server', () => {
     const w = list.find((x) => x['name'] === 'cli-w1');
     expect(w).toBeDefined();
     expect(Object.keys(w ?? {})).toEqual(
-      expect.arrayContaining(['name', 'host', 'pid', 'proxy_pid', 'status', 'capacity', 'tasks', 'lease_expires_at']),
+      expect.arrayContaining([
+        'name',
+        'host',
+        'pid',
+        'proxy_pid',
+        'status',
+        'capacity',
+        'tasks',
+        'lease_expires_at',
+      ]),
     );
     expect(w?.['status']).toBe('healthy');
     const table = await drover(['workers', '--server', server.url, '--token', token]);
@@ -126,20 +145,55 @@ describe('drover CLI with --server', () => {
   });
 
   it('a bad token is the server error code with its exit code', async () => {
-    const r = await drover(['plan', flockDir, '--target', 'beta', '--artifact', 'app=v1', '--server', server.url, '--token', 'nope']);
+    const r = await drover([
+      'plan',
+      flockDir,
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--server',
+      server.url,
+      '--token',
+      'nope',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error UNAUTHORIZED: /m);
   });
 
   it('apply --yes runs as tasks on the worker; a second plan is empty', async () => {
-    const applied = await drover(['apply', flockDir, '--target', 'beta', '--artifact', 'app=v1', '--yes', '--server', server.url, '--token', token]);
+    const applied = await drover([
+      'apply',
+      flockDir,
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--yes',
+      '--server',
+      server.url,
+      '--token',
+      token,
+    ]);
     expect(applied.code, `${applied.stderr}\n--- worker log ---\n${workerLog.slice(-4000)}`).toBe(0);
     expect(applied.stdout).toMatch(/Apply complete on target beta: 3 created/);
     expect(applied.stderr).toMatch(/ok {3}create vm/); // the task's log lines, followed
     const inv = (await (await fetch(`${sim.url}/_resources`)).json()) as { name: string }[];
     expect(inv.map((r) => r.name).sort()).toEqual(['remote-beta', 'remote-vm-beta']);
 
-    const again = await drover(['plan', flockDir, '--target', 'beta', '--artifact', 'app=v1', '--json', '--server', server.url, '--token', token]);
+    const again = await drover([
+      'plan',
+      flockDir,
+      '--target',
+      'beta',
+      '--artifact',
+      'app=v1',
+      '--json',
+      '--server',
+      server.url,
+      '--token',
+      token,
+    ]);
     expect(again.code, `${again.stderr}\n--- worker log ---\n${workerLog.slice(-4000)}`).toBe(0);
     const plan = JSON.parse(again.stdout) as { operations: { action: string }[] };
     expect(plan.operations.map((o) => o.action)).toEqual(['no-op', 'no-op', 'no-op']);

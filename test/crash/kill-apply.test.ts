@@ -43,7 +43,9 @@ beforeAll(async () => {
     resources.push(`  b${i}: { type: sim.bucket, properties: { name: crash-b${i} }${dep} }`);
   }
   for (let i = 0; i < 4; i++) {
-    resources.push(`  vm${i}: { type: sim.instance, properties: { name: crash-vm${i}, network: "\${net.id}", shape: small } }`);
+    resources.push(
+      `  vm${i}: { type: sim.instance, properties: { name: crash-vm${i}, network: "\${net.id}", shape: small } }`,
+    );
   }
   writeFileSync(
     join(dir, 'flock.yaml'),
@@ -64,7 +66,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runCli(command: 'apply' | 'destroy', killAfterMs?: number): Promise<{ code: number | null; signal: string | null; out: string }> {
+function runCli(
+  command: 'apply' | 'destroy',
+  killAfterMs?: number,
+): Promise<{ code: number | null; signal: string | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,

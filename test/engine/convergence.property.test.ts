@@ -42,7 +42,9 @@ const graphArb = fc
     }),
     { minLength: 1, maxLength: 12 },
   )
-  .map((nodes) => nodes.map((n, i) => ({ ...n, deps: i === 0 ? [] : [...new Set(n.deps.map((d) => d % i))] })));
+  .map((nodes) =>
+    nodes.map((n, i) => ({ ...n, deps: i === 0 ? [] : [...new Set(n.deps.map((d) => d % i))] })),
+  );
 
 let round = 0;
 
@@ -65,14 +67,20 @@ function flockYaml(nodes: Node[], region: string): string {
         lines.push(`  ${name}: { type: sim.bucket, properties: { name: "${region}-${name}" }${dependsOn} }`);
         break;
       case 'user':
-        lines.push(`  ${name}: { type: sim.user, properties: { name: "${anyDep ? `\${${anyDep}.id}` : region}-${name}" }${dependsOn} }`);
+        lines.push(
+          `  ${name}: { type: sim.user, properties: { name: "${anyDep ? `\${${anyDep}.id}` : region}-${name}" }${dependsOn} }`,
+        );
         break;
       case 'network':
-        lines.push(`  ${name}: { type: sim.network, properties: { name: "${region}-${name}", cidr: 10.${i}.0.0/16 }${dependsOn} }`);
+        lines.push(
+          `  ${name}: { type: sim.network, properties: { name: "${region}-${name}", cidr: 10.${i}.0.0/16 }${dependsOn} }`,
+        );
         break;
       case 'instance':
         if (netDep === undefined) {
-          lines.push(`  ${name}: { type: sim.bucket, properties: { name: "${region}-${name}" }${dependsOn} }`);
+          lines.push(
+            `  ${name}: { type: sim.bucket, properties: { name: "${region}-${name}" }${dependsOn} }`,
+          );
         } else {
           lines.push(
             `  ${name}: { type: sim.instance, properties: { name: "${region}-${name}", network: "\${n${netDep}.id}", shape: small }${dependsOn} }`,
@@ -120,8 +128,14 @@ describe('apply then plan is always empty', () => {
           const p = await plan(config, { target: 't', artifacts: {} }, opts);
           expect(p.operations.filter((o) => o.action !== 'no-op')).toEqual([]);
           const state = await opts.state.load('prop', 't');
-          const inState = [...state.resources.values()].filter((x) => x.type.startsWith('sim.')).map((x) => x.id).sort();
-          const inSim = (await sim.resources()).filter((x) => x.region === region).map((x) => x.id).sort();
+          const inState = [...state.resources.values()]
+            .filter((x) => x.type.startsWith('sim.'))
+            .map((x) => x.id)
+            .sort();
+          const inSim = (await sim.resources())
+            .filter((x) => x.region === region)
+            .map((x) => x.id)
+            .sort();
           expect(inSim).toEqual(inState);
         }
         // Leave the simulator clean for the next case: destroy.
@@ -129,7 +143,10 @@ describe('apply then plan is always empty', () => {
         expect((await apply(config, { target: 't', artifacts: {}, destroy: true }, opts)).ok).toBe(true);
         expect((await sim.resources()).filter((x) => x.region === region)).toEqual([]);
       }),
-      { numRuns: Number(process.env.DROVER_PROP_RUNS ?? 25), seed: process.env.DROVER_PROP_SEED ? Number(process.env.DROVER_PROP_SEED) : undefined },
+      {
+        numRuns: Number(process.env.DROVER_PROP_RUNS ?? 25),
+        seed: process.env.DROVER_PROP_SEED ? Number(process.env.DROVER_PROP_SEED) : undefined,
+      },
     );
   }, 600_000);
 });

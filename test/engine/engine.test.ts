@@ -127,7 +127,9 @@ describe('refresh → plan → apply', () => {
     expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
     expect(runs()).toBe(1);
     // Same inputs: the same release (local mode derives it), and it succeeded: no rerun.
-    expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).plan.summary['no-op']).toBe(1);
+    expect(
+      (await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).plan.summary['no-op'],
+    ).toBe(1);
     expect(runs()).toBe(1);
     // A new artifact version is a new release: runs again.
     writeFileSync(join(dir, 'fail'), '');
@@ -138,7 +140,11 @@ describe('refresh → plan → apply', () => {
     const st = await new DbStateBackend(tdb.db).load('eng', 't1');
     expect(st.resources.get('t')!.status).toBe('FAILED');
     // Same release, same execution id: a FAILED task does not rerun.
-    const sameExec = await plan(config, { target: 't1', artifacts: { app: 'v2' }, executionId: st.resources.get('t')!.executionId! }, opts());
+    const sameExec = await plan(
+      config,
+      { target: 't1', artifacts: { app: 'v2' }, executionId: st.resources.get('t')!.executionId! },
+      opts(),
+    );
     expect(sameExec.operations[0]!.action).toBe('no-op');
     // Same release, new execution: retried.
     rmSync(join(dir, 'fail'));
@@ -169,7 +175,9 @@ describe('refresh → plan → apply', () => {
     let config = await loadFlock(dir, catalog);
     const saved = await plan(config, { target: 't1', artifacts: { app: 'v1' } }, opts());
     await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts());
-    await expect(apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts({ savedPlan: saved }))).rejects.toMatchObject({
+    await expect(
+      apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts({ savedPlan: saved })),
+    ).rejects.toMatchObject({
       code: 'PLAN_STALE',
     });
 
@@ -179,7 +187,11 @@ describe('refresh → plan → apply', () => {
   extra: { type: local.file, properties: { path: extra.txt, content: sneaky } }
 `);
     config = await loadFlock(dir, catalog);
-    const err = await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts({ approvedPlan: approved })).catch((e: unknown) => e);
+    const err = await apply(
+      config,
+      { target: 't1', artifacts: { app: 'v1' } },
+      opts({ approvedPlan: approved }),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DroverError);
     expect((err as DroverError).code).toBe('PLAN_DIVERGED');
     expect((err as DroverError).message).toContain('create extra');
@@ -192,7 +204,9 @@ describe('refresh → plan → apply', () => {
   a: { type: local.file, properties: { path: a.txt, content: one } }
 `);
     const config = await loadFlock(dir, catalog);
-    const saved = JSON.parse(JSON.stringify(await plan(config, { target: 't1', artifacts: { app: 'v1' } }, opts())));
+    const saved = JSON.parse(
+      JSON.stringify(await plan(config, { target: 't1', artifacts: { app: 'v1' } }, opts())),
+    );
     const r = await apply(config, { target: 't1', artifacts: {} }, opts({ savedPlan: saved }));
     expect(r.ok).toBe(true);
     expect(readFileSync(join(dir, 'a.txt'), 'utf8')).toBe('one');
@@ -235,7 +249,11 @@ describe('refresh → plan → apply', () => {
 ${Array.from({ length: 20 }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: fb${i} } }`).join('\n')}
 `);
       const config = await loadFlock(dir, catalog);
-      const o = opts({ http: flaky.http, env: { DROVER_SIM_URL: flaky.url }, retry: { attempts: 12, baseMs: 1, maxMs: 5 } });
+      const o = opts({
+        http: flaky.http,
+        env: { DROVER_SIM_URL: flaky.url },
+        retry: { attempts: 12, baseMs: 1, maxMs: 5 },
+      });
       const r = await apply(config, { target: 't1', artifacts: { app: 'v1' } }, o);
       expect(r.ok, JSON.stringify(r.results.filter((x) => !x.ok))).toBe(true);
       expect(r.results.some((x) => x.attempts > 1)).toBe(true);
@@ -265,7 +283,11 @@ ${Array.from({ length: 20 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
     write(`${header()}resources: {}
 `);
     const config = await loadFlock(dir, catalog);
-    await expect(plan(config, { target: 't1', artifacts: {} }, opts())).rejects.toMatchObject({ code: 'ARTIFACT_VERSION_MISSING' });
-    await expect(plan(config, { target: 'nope', artifacts: { app: 'v' } }, opts())).rejects.toMatchObject({ code: 'TARGET_UNKNOWN' });
+    await expect(plan(config, { target: 't1', artifacts: {} }, opts())).rejects.toMatchObject({
+      code: 'ARTIFACT_VERSION_MISSING',
+    });
+    await expect(plan(config, { target: 'nope', artifacts: { app: 'v' } }, opts())).rejects.toMatchObject({
+      code: 'TARGET_UNKNOWN',
+    });
   });
 });

@@ -20,7 +20,10 @@ export async function startTestSim(opts: Partial<SimOptions> = {}): Promise<Test
     DROVER_SIM_SECRET_KEY: randomBytes(20).toString('hex'),
   };
   const sim = await startSim({ ...opts, keys: { [keys.DROVER_SIM_ACCESS_KEY]: keys.DROVER_SIM_SECRET_KEY } });
-  const http = createSignedHttpClient({ accessKeyId: keys.DROVER_SIM_ACCESS_KEY, secretAccessKey: keys.DROVER_SIM_SECRET_KEY });
+  const http = createSignedHttpClient({
+    accessKeyId: keys.DROVER_SIM_ACCESS_KEY,
+    secretAccessKey: keys.DROVER_SIM_SECRET_KEY,
+  });
   return {
     sim,
     url: sim.url,

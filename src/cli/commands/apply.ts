@@ -11,7 +11,15 @@ import { renderPlan, type Action, type ApplyResult, type Plan } from '../../engi
 import type { CliIo } from '../io.ts';
 import { readPlanFile } from '../inputs.ts';
 import { Progress, changeCount } from '../output.ts';
-import { applyLocal, computePlan, isRemote, prepare, runRemoteTask, type Prepared, type RunFlags } from '../run.ts';
+import {
+  applyLocal,
+  computePlan,
+  isRemote,
+  prepare,
+  runRemoteTask,
+  type Prepared,
+  type RunFlags,
+} from '../run.ts';
 import { ensureNewline } from './plan.ts';
 
 export interface ApplyOptions extends RunFlags {
@@ -57,11 +65,16 @@ export async function applyFlow(o: ApplyOptions, io: CliIo, destroy: boolean): P
     const n = changeCount(plan);
     if (n === 0) {
       text.write(`Nothing to ${verb} on target ${plan.target}.\n`);
-      if (o.json) io.stdout.write(`${JSON.stringify({ plan, ok: true, serial: plan.state.serial, results: [] }, null, 2)}\n`);
+      if (o.json)
+        io.stdout.write(
+          `${JSON.stringify({ plan, ok: true, serial: plan.state.serial, results: [] }, null, 2)}\n`,
+        );
       return 0;
     }
     if (!o.yes) {
-      const ok = await io.ask(`\n${destroy ? 'Destroy' : 'Apply'} these ${n} change${n === 1 ? '' : 's'} on target ${plan.target}?`);
+      const ok = await io.ask(
+        `\n${destroy ? 'Destroy' : 'Apply'} these ${n} change${n === 1 ? '' : 's'} on target ${plan.target}?`,
+      );
       if (!ok) {
         text.write(`Cancelled; nothing was changed.\n`);
         return 1;
@@ -69,12 +82,20 @@ export async function applyFlow(o: ApplyOptions, io: CliIo, destroy: boolean): P
     }
   }
 
-  const result = isRemote(o) ? await applyRemote(o, p, plan, io, destroy) : await applyWithProgress(o, p, plan, io);
+  const result = isRemote(o)
+    ? await applyRemote(o, p, plan, io, destroy)
+    : await applyWithProgress(o, p, plan, io);
   return report(result, o, io, text, verb);
 }
 
 /** Prints the result (and with --json its JSON); a failed operation is APPLY_FAILED (exit 1). */
-function report(result: ApplyResult, o: ApplyOptions, io: CliIo, text: CliIo['stdout'], verb: string): number {
+function report(
+  result: ApplyResult,
+  o: ApplyOptions,
+  io: CliIo,
+  text: CliIo['stdout'],
+  verb: string,
+): number {
   if (o.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   text.write(summary(result, verb));
   const failed = result.results.filter((r) => !r.ok);
@@ -93,9 +114,16 @@ function report(result: ApplyResult, o: ApplyOptions, io: CliIo, text: CliIo['st
  * Through a server, a destroy runs as one `destroy` task (the API has no destroy-plan task to show
  * first), so the question names what will go rather than listing it.
  */
-async function destroyRemote(o: ApplyOptions, p: Prepared, io: CliIo, text: CliIo['stdout']): Promise<number> {
+async function destroyRemote(
+  o: ApplyOptions,
+  p: Prepared,
+  io: CliIo,
+  text: CliIo['stdout'],
+): Promise<number> {
   if (!o.yes) {
-    const ok = await io.ask(`Destroy every resource of flock ${p.loaded.config.flock} on target ${p.inputs.target} (through ${o.server})?`);
+    const ok = await io.ask(
+      `Destroy every resource of flock ${p.loaded.config.flock} on target ${p.inputs.target} (through ${o.server})?`,
+    );
     if (!ok) {
       text.write('Cancelled; nothing was changed.\n');
       return 1;
@@ -139,7 +167,9 @@ async function applyWithProgress(o: ApplyOptions, p: Prepared, plan: Plan, io: C
   const interrupt = new AbortController();
   const onSigint = (): void => {
     if (interrupt.signal.aborted) process.exit(130);
-    progress.print('interrupted: starting nothing new and cancelling operations in flight; what finished is recorded (Ctrl-C again to quit at once)');
+    progress.print(
+      'interrupted: starting nothing new and cancelling operations in flight; what finished is recorded (Ctrl-C again to quit at once)',
+    );
     interrupt.abort(new Error('interrupted by the user'));
   };
   process.on('SIGINT', onSigint);
@@ -151,42 +181,74 @@ async function applyWithProgress(o: ApplyOptions, p: Prepared, plan: Plan, io: C
   }
 }
 
-async function applyRemote(o: ApplyOptions, p: Prepared, plan: Plan, io: CliIo, destroy: boolean): Promise<ApplyResult> {
+async function applyRemote(
+  o: ApplyOptions,
+  p: Prepared,
+  plan: Plan,
+  io: CliIo,
+  destroy: boolean,
+): Promise<ApplyResult> {
   return normalizeRemote(await runRemoteTask(o, p, destroy ? 'destroy' : 'apply', io, { plan }), plan);
 }
 
 /** Inputs for a saved plan come from the plan itself; flags that contradict it are refused. */
 async function prepareSaved(o: ApplyOptions, saved: Plan): Promise<Prepared> {
   if (o.target !== undefined && o.target !== saved.target) {
-    throw new DroverError('PLAN_FILE_INVALID', `the plan in ${o.plan} is for target '${saved.target}', not '${o.target}'`);
+    throw new DroverError(
+      'PLAN_FILE_INVALID',
+      `the plan in ${o.plan} is for target '${saved.target}', not '${o.target}'`,
+    );
   }
   for (const [name, version] of Object.entries(o.artifacts ?? {})) {
     if (saved.artifacts[name] !== version) {
-      throw new DroverError('USAGE', `--artifact ${name}=${version} contradicts the saved plan (${name}=${saved.artifacts[name] ?? 'none'}); drop it or make a new plan`);
+      throw new DroverError(
+        'USAGE',
+        `--artifact ${name}=${version} contradicts the saved plan (${name}=${saved.artifacts[name] ?? 'none'}); drop it or make a new plan`,
+      );
     }
   }
   if (o.releaseId !== undefined && o.releaseId !== saved.release_id) {
-    throw new DroverError('USAGE', `--release-id ${o.releaseId} contradicts the saved plan (release ${saved.release_id})`);
+    throw new DroverError(
+      'USAGE',
+      `--release-id ${o.releaseId} contradicts the saved plan (release ${saved.release_id})`,
+    );
   }
   const p = await prepare(
     { ...o, target: saved.target, artifacts: saved.artifacts, releaseId: saved.release_id },
     saved.destroy,
   );
   if (p.loaded.config.flock !== saved.flock) {
-    throw new DroverError('PLAN_FILE_INVALID', `the plan in ${o.plan} is for flock '${saved.flock}', not '${p.loaded.config.flock}'`);
+    throw new DroverError(
+      'PLAN_FILE_INVALID',
+      `the plan in ${o.plan} is for flock '${saved.flock}', not '${p.loaded.config.flock}'`,
+    );
   }
   if (p.loaded.config.digest !== saved.config_digest) {
-    throw new DroverError('PLAN_STALE', `the flock config changed since the plan in ${o.plan} was made; make a new plan`);
+    throw new DroverError(
+      'PLAN_STALE',
+      `the flock config changed since the plan in ${o.plan} was made; make a new plan`,
+    );
   }
   return p;
 }
 
-const DONE: Record<Action, string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'deleted', 'no-op': 'unchanged' };
+const DONE: Record<Action, string> = {
+  create: 'created',
+  update: 'updated',
+  replace: 'replaced',
+  delete: 'deleted',
+  'no-op': 'unchanged',
+};
 
 function summary(result: ApplyResult, verb: string): string {
   const counts = new Map<Action, number>();
-  for (const r of result.results) if (r.ok && r.action !== 'no-op') counts.set(r.action, (counts.get(r.action) ?? 0) + 1);
-  const parts = (['create', 'update', 'replace', 'delete'] as const).map((a) => `${counts.get(a) ?? 0} ${DONE[a]}`);
-  const head = result.ok ? `${verb === 'destroy' ? 'Destroy' : 'Apply'} complete` : `${verb === 'destroy' ? 'Destroy' : 'Apply'} failed`;
+  for (const r of result.results)
+    if (r.ok && r.action !== 'no-op') counts.set(r.action, (counts.get(r.action) ?? 0) + 1);
+  const parts = (['create', 'update', 'replace', 'delete'] as const).map(
+    (a) => `${counts.get(a) ?? 0} ${DONE[a]}`,
+  );
+  const head = result.ok
+    ? `${verb === 'destroy' ? 'Destroy' : 'Apply'} complete`
+    : `${verb === 'destroy' ? 'Destroy' : 'Apply'} failed`;
   return `${head} on target ${result.plan.target}: ${parts.join(', ')} (state serial ${result.serial}).\n`;
 }

@@ -31,13 +31,19 @@ export async function runDelegated(name: DelegatedCommand, argv: string[]): Prom
     const err = e as { code?: string; message?: string };
     const file = spec.path.split('/').slice(-2).join('/');
     if (err.code === 'ERR_MODULE_NOT_FOUND' && (err.message ?? '').includes(file)) {
-      throw new DroverError('INTERNAL', `drover ${name} (${spec.what}) is not available in this build: ${file} is missing`);
+      throw new DroverError(
+        'INTERNAL',
+        `drover ${name} (${spec.what}) is not available in this build: ${file} is missing`,
+      );
     }
     throw e;
   }
   const run = mod[spec.fn];
   if (typeof run !== 'function') {
-    throw new DroverError('INTERNAL', `drover ${name} is not available in this build: ${spec.fn} is not exported`);
+    throw new DroverError(
+      'INTERNAL',
+      `drover ${name} is not available in this build: ${spec.fn} is not exported`,
+    );
   }
   const code = await (run as Runner)(argv);
   return typeof code === 'number' ? code : undefined;

@@ -22,7 +22,10 @@ export async function runPlan(o: PlanOptions, io: CliIo): Promise<number> {
   const plan = await planCommand(o, io);
   if (o.json) io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
   else io.stdout.write(ensureNewline(renderPlan(plan, { color: io.color })));
-  if (o.out && !o.json) io.stdout.write(`\nSaved the plan to ${o.out}. Apply exactly it with: drover apply ${o.dir} --plan ${o.out}\n`);
+  if (o.out && !o.json)
+    io.stdout.write(
+      `\nSaved the plan to ${o.out}. Apply exactly it with: drover apply ${o.dir} --plan ${o.out}\n`,
+    );
   return 0;
 }
 
