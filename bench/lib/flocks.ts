@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { seededRandom } from '../../src/sim/random.ts';
 
 export interface LayeredFlock {
   readonly dir: string;
@@ -9,17 +10,8 @@ export interface LayeredFlock {
   readonly depth: number;
 }
 
-/** Deterministic PRNG (mulberry32) so the same seed is the same graph. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (the simulator's mulberry32) so the same seed is the same graph. */
+export const rng = seededRandom;
 
 /**
  * `count` resources in `depth` layers; each resource past the first layer depends on 1–3 resources of the
