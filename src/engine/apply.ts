@@ -12,6 +12,7 @@
  * which the next refresh resolves (adopt or clear): nothing is orphaned.
  */
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { resolveProperties } from '../config/index.ts';
 import { DroverError } from '../errors.ts';
 import type { Attributes } from '../providers/types.ts';
@@ -82,6 +83,45 @@ export async function executePlan(
 
   const results: OpResult[] = [];
   let lastSerial = snapshot.serial;
+
+  /*
+   * Intents written ahead. A create's intent must be committed before its call, and on the critical path
+   * that write would cost a database round trip per level. But a create whose properties are already known
+   * (no value waits on another resource's attributes) can have its intent written before the run starts:
+   * all of them together, in a few group commits. If the run stops before such a create is made, the next
+   * refresh finds nothing under its key and clears it — a lookup, never an orphan. Only plain creates
+   * (nothing at that address in state) are written ahead: a replace's old resource still carries the name
+   * a lookup by natural key would find.
+   */
+  const aheadIntents = new Map<string, { key: string; values: Record<string, unknown> }>();
+  {
+    const writes: Promise<void>[] = [];
+    for (const node of nodes.values()) {
+      const { op } = node;
+      if (op.action !== 'create' || snapshot.resources.has(op.address)) continue;
+      const planned = desired.get(op.address);
+      if (!planned || rc.typeOf(op.type).kind === 'task') continue;
+      const { values, unknownKeys } = resolveProperties(
+        planned.config,
+        rc.scope((n) => attrs.get(n)),
+      );
+      if (unknownKeys.length) continue;
+      const key = randomUUID();
+      aheadIntents.set(op.address, { key, values });
+      writes.push(
+        state.putIntent(flock, target, {
+          address: op.address,
+          type: op.type,
+          idempotencyKey: key,
+          properties: values,
+          dependencies: [...planned.config.dependsOn],
+          createdAt: new Date().toISOString(),
+        }),
+      );
+    }
+    await Promise.all(writes);
+  }
+
   const ready: Node[] = [...nodes.values()].filter((n) => n.waitsFor.size === 0);
   // `running` counts operations holding a parallelism slot (provider work); `inflight` those not yet
   // settled (their state record may still be being written after they released their slot).
@@ -192,6 +232,11 @@ export async function executePlan(
     }
   }
 
+  // Intents written ahead for creates that never ran (skipped, cancelled) go now, not at the next refresh.
+  await Promise.all(
+    [...aheadIntents.keys()].map((address) => state.clearIntent(flock, target, address).catch(() => {})),
+  );
+
   return { plan, ok: results.every((r) => r.ok), serial: lastSerial, results };
 
   async function record(change: Parameters<StateBackend['commit']>[2], clearIntent = false): Promise<void> {
@@ -298,15 +343,22 @@ export async function executePlan(
         );
         await record({ kind: 'remove', address: op.address, action: 'replace:delete' });
       }
-      const idempotencyKey = randomUUID();
-      await state.putIntent(flock, target, {
-        address: op.address,
-        type: op.type,
-        idempotencyKey,
-        properties: values,
-        dependencies: [...cfg.dependsOn],
-        createdAt: new Date().toISOString(),
-      });
+      const ahead = aheadIntents.get(op.address);
+      aheadIntents.delete(op.address);
+      let idempotencyKey: string;
+      if (ahead && isDeepStrictEqual(ahead.values, values)) {
+        idempotencyKey = ahead.key;
+      } else {
+        idempotencyKey = randomUUID();
+        await state.putIntent(flock, target, {
+          address: op.address,
+          type: op.type,
+          idempotencyKey,
+          properties: values,
+          dependencies: [...cfg.dependsOn],
+          createdAt: new Date().toISOString(),
+        });
+      }
       const out = await retrying(() => type.create(ctx, values, { idempotencyKey }));
       attrs.set(op.address, out);
       release();

@@ -21,7 +21,8 @@ export async function refresh(rc: RunContext): Promise<Refreshed> {
   let snapshot = await state.load(flock, target);
 
   if (snapshot.intents.size > 0) {
-    for (const intent of snapshot.intents.values()) {
+    // In parallel: an apply stopped early may leave many intents written ahead (see apply.ts).
+    await mapLimit([...snapshot.intents.values()], rc.parallelism, async (intent) => {
       const type = rc.typeOf(intent.type);
       const ctx = rc.providerContext(intent.type);
       const { value: found } = await withRetry(
@@ -54,7 +55,7 @@ export async function refresh(rc: RunContext): Promise<Refreshed> {
         await state.clearIntent(flock, target, intent.address);
         rc.opts.onEvent?.({ kind: 'intent-cleared', address: intent.address });
       }
-    }
+    });
     snapshot = await state.load(flock, target);
   }
 
