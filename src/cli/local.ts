@@ -73,12 +73,14 @@ export interface LocalEngine {
 }
 
 /**
- * Opens the store and builds the engine options. The store takes the data directory's lock (a second
- * process gets STATE_LOCKED, exit 3) until close().
+ * Opens the store and builds the engine options. Until close(), the store holds the data directory's
+ * lock (PGlite) and the target's state lock (both stores): a second process gets STATE_LOCKED, exit 3.
  */
 export async function openLocalEngine(
   loaded: LoadedFlock,
   flags: StoreFlags & {
+    /** The target worked on: its state is locked (`state:FLOCK/TARGET`) until close. */
+    target: string;
     parallelism?: number;
     confirm?: (q: string) => Promise<boolean>;
     signal?: AbortSignal;
@@ -99,6 +101,14 @@ export async function openLocalEngine(
     throw e;
   }
   const opened = db;
+  let lock: { release(): Promise<void> };
+  try {
+    lock = await opened.lock(`state:${loaded.config.flock}/${flags.target}`);
+  } catch (e) {
+    http.close();
+    await opened.close();
+    throw e;
+  }
   return {
     options: {
       catalog: loaded.catalog,
@@ -111,6 +121,7 @@ export async function openLocalEngine(
     },
     close: async () => {
       http.close();
+      await lock.release().catch(() => {});
       await opened.close();
     },
   };

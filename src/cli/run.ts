@@ -92,7 +92,7 @@ export async function computePlan(
     const result = (await runRemoteTask(flags, p, 'plan', io)) as { plan?: Plan } & Partial<Plan>;
     return result.plan ?? (result as Plan);
   }
-  const engine = await openLocalEngine(p.loaded, flags, io);
+  const engine = await openLocalEngine(p.loaded, { ...flags, target: p.inputs.target }, io);
   try {
     return await enginePlan(p.loaded.config, p.inputs, {
       ...engine.options,
@@ -120,7 +120,12 @@ export async function applyLocal(
 ): Promise<ApplyResult> {
   const engine = await openLocalEngine(
     p.loaded,
-    { ...flags, confirm: hooks.confirm, ...(hooks.signal ? { signal: hooks.signal } : {}) },
+    {
+      ...flags,
+      target: p.inputs.target,
+      confirm: hooks.confirm,
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    },
     io,
   );
   try {

@@ -126,6 +126,51 @@ class PgDb implements Db {
     }
   }
 
+  async lock(name: string): Promise<{ release(): Promise<void> }> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw unavailable(this.url, e);
+    }
+    // A session-level advisory lock on a connection held for the lock's lifetime: PostgreSQL drops it
+    // by itself when that connection ends (a killed process never leaves it behind).
+    let got = false;
+    try {
+      const r = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+        [name],
+      );
+      got = r.rows[0]?.ok === true;
+    } catch (e) {
+      client.release(true);
+      throw isConnectionError(e) ? unavailable(this.url, e) : e;
+    }
+    if (!got) {
+      client.release();
+      throw new DroverError(
+        'STATE_LOCKED',
+        `${name} is in use by another process (lock held on the database)`,
+        {
+          details: { lock: name },
+        },
+      );
+    }
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]);
+          client.release();
+        } catch {
+          client.release(true); // dropping the connection drops the lock
+        }
+      },
+    };
+  }
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {

@@ -204,6 +204,23 @@ class PgliteDb implements Db {
     }
   }
 
+  readonly #locks = new Set<string>();
+
+  /** The data directory is this process's alone (drover.lock); within the process, names are exclusive. */
+  async lock(name: string): Promise<{ release(): Promise<void> }> {
+    if (this.#locks.has(name)) {
+      throw new DroverError('STATE_LOCKED', `${name} is in use by another operation of this process`, {
+        details: { lock: name },
+      });
+    }
+    this.#locks.add(name);
+    return {
+      release: async () => {
+        this.#locks.delete(name);
+      },
+    };
+  }
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // Inside fn, use tx only: a query on the Db itself waits for this transaction to end.
     const release = await this.#mutex.lock();

@@ -16,6 +16,12 @@ export interface Db extends Queryable {
   readonly kind: 'pglite' | 'pg';
   /** Runs fn in one transaction (BEGIN … COMMIT, ROLLBACK on throw). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Takes a named exclusive lock until `release()` — or until this process's database connection ends,
+   * so a crashed holder never leaves it stuck. A second holder gets DroverError('STATE_LOCKED') at once
+   * (local commands lock `state:FLOCK/TARGET`, so two of them never work on one target together).
+   */
+  lock(name: string): Promise<{ release(): Promise<void> }>;
   close(): Promise<void>;
 }
 

@@ -363,6 +363,48 @@ describe('drover CLI: plan and apply against the simulator', () => {
     expect(r.stderr).toMatch(/^error STATE_LOCKED: .*in use by process \d+/);
     expectNoStack(r);
   });
+
+  it('a target whose state another process holds exits 3 (STATE_LOCKED), on either store', async () => {
+    const { flags, db } = await freshStore();
+    if (db.dataDir !== undefined) {
+      // PGlite: the data directory's lock is the target lock too (the test above); here, the same
+      // process asking twice is refused.
+      const { openStore } = await import('../../src/store/index.ts');
+      const store = await openStore({ dataDir: db.dataDir });
+      try {
+        const held = await store.lock('state:hello/beta');
+        await expect(store.lock('state:hello/beta')).rejects.toMatchObject({ code: 'STATE_LOCKED' });
+        await held.release();
+        await (await store.lock('state:hello/beta')).release();
+      } finally {
+        await store.close();
+      }
+      return;
+    }
+    // PostgreSQL: another connection holds the target's lock, as a second `drover apply` would.
+    const held = await db.db.lock('state:hello/beta');
+    try {
+      const r = await drover(['plan', flockCopy(), '--target', 'beta', '--artifact', 'app=v1', ...flags]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/^error STATE_LOCKED: state:hello\/beta is in use by another process/);
+      expectNoStack(r);
+      // Another target of the same flock is free.
+      const other = await drover([
+        'plan',
+        flockCopy(),
+        '--target',
+        'prod-east',
+        '--artifact',
+        'app=v1',
+        ...flags,
+      ]);
+      expect(other.code, other.stderr).toBe(0);
+    } finally {
+      await held.release();
+    }
+    const after = await drover(['plan', flockCopy(), '--target', 'beta', '--artifact', 'app=v1', ...flags]);
+    expect(after.code, after.stderr).toBe(0);
+  });
 });
 
 describe('drover CLI: interrupting an apply', () => {
