@@ -2,6 +2,7 @@
  * @module cli/api-client — the small HTTP client the CLI uses to act through a Drover server
  * (`--server URL`): submit a task, follow its status and logs, list workers (SPEC §8 HTTP API).
  */
+import type { TaskSpec, TaskStatus } from '../scheduler/protocol.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,19 +11,10 @@ import { RemoteError, exitCodeOf } from './output.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7800';
 
-export type TaskKind = 'plan' | 'apply' | 'destroy';
-export type TaskStatus = 'queued' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface CreateTaskBody {
-  readonly kind: TaskKind;
-  readonly flock: { readonly files: Readonly<Record<string, string>> };
-  readonly target: string;
-  readonly artifacts: Readonly<Record<string, string>>;
-  readonly release_id?: string;
-  readonly parallelism?: number;
-  /** A reviewed plan: the server refuses it if stale, as local `apply --plan` does. */
-  readonly plan?: unknown;
-}
+/** The wire shapes are the scheduler's (src/scheduler/protocol.ts): one definition for both ends. */
+export type { TaskKind, TaskStatus } from '../scheduler/protocol.ts';
+/** The body of POST /api/v1/tasks: a task spec. */
+export type CreateTaskBody = TaskSpec;
 
 export interface TaskView {
   readonly task_id?: string;
