@@ -23,32 +23,41 @@ export interface SandboxProbe {
 
 let probed: SandboxProbe | null = null;
 
+/**
+ * The isolation every task gets, and exactly what the probe tries: a read-only view of the host, no
+ * network (the only way out is the proxy's unix socket, bound in per task), no view of other processes
+ * (the worker's /proc/PID/environ holds the keys), a private /tmp, and the code the task runs brought
+ * back read-only (a checkout may itself live under /tmp).
+ */
+function isolation(): string[] {
+  return [
+    '--die-with-parent',
+    '--unshare-net',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--tmpfs',
+    '/tmp',
+    '--ro-bind',
+    CODE_ROOT,
+    CODE_ROOT,
+  ];
+}
+
 /** Tries bubblewrap once per process with the very flags tasks get; cached. */
 export function probeSandbox(): SandboxProbe {
   if (probed) return probed;
-  const r = spawnSync(
-    'bwrap',
-    [
-      '--die-with-parent',
-      '--unshare-net',
-      '--unshare-pid',
-      '--unshare-ipc',
-      '--ro-bind',
-      '/',
-      '/',
-      '--dev',
-      '/dev',
-      '--proc',
-      '/proc',
-      '--tmpfs',
-      '/tmp',
-      'true',
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 10_000,
-    },
-  );
+  const r = spawnSync('bwrap', [...isolation(), 'true'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 10_000,
+  });
   if (r.error)
     probed = {
       bwrap: false,
@@ -132,24 +141,7 @@ export function spawnTask(l: TaskLaunch): ChildProcess {
     });
   }
   const args = [
-    '--die-with-parent',
-    '--unshare-net', // no network: the only way out is the proxy's unix socket bound in below
-    '--unshare-pid', // and no view of other processes (the worker's /proc/PID/environ holds the keys)
-    '--unshare-ipc',
-    '--unshare-uts',
-    '--ro-bind',
-    '/',
-    '/',
-    '--dev',
-    '/dev',
-    '--proc',
-    '/proc',
-    '--tmpfs',
-    '/tmp',
-    // The code the task runs (and its node_modules), read-only: a checkout may itself live under /tmp.
-    '--ro-bind',
-    CODE_ROOT,
-    CODE_ROOT,
+    ...isolation(),
     // Hide the proxy's control socket and other tasks' sockets, and other tasks' staging directories…
     '--tmpfs',
     l.proxyDir,
