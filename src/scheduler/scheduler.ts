@@ -112,7 +112,7 @@ export function isConnectionError(e: unknown): boolean {
   return err.cause !== undefined && err.cause !== e ? isConnectionError(err.cause) : false;
 }
 
-export function toAssignment(t: TaskRow): Assignment {
+export function toAssignment(t: Pick<TaskRow, 'id' | 'token' | 'kind' | 'spec' | 'control'>): Assignment {
   return { task_id: t.id, token: t.token, kind: t.kind, spec: t.spec, control: t.control };
 }
 
@@ -250,9 +250,9 @@ export class Scheduler {
         do {
           this.assignQueued = false;
           const got: Claimed[] = [];
-          // One task per transaction: short locks, at most one worker row held at a time.
+          // One task per call (its own transaction): short locks, at most one worker row held at a time.
           while (!this.stopped) {
-            const r = await this.db.transaction((tx) => claimOne(tx, { leaseTtlMs: this.timing.leaseTtlMs }));
+            const r = await claimOne(this.db, { leaseTtlMs: this.timing.leaseTtlMs });
             if (r.kind !== 'assigned') break;
             got.push(r.claimed);
             this.notify(r.claimed.workerId);
@@ -325,18 +325,31 @@ export class Scheduler {
   }
 
   async heartbeat(workerId: string, req: HeartbeatRequest, caller: Caller): Promise<HeartbeatResponse> {
+    const tokenId = caller.role === 'worker' ? caller.tokenId : null;
     const renewed = await this.db.transaction(async (tx) => {
-      await this.checkWorkerOwner(tx, workerId, caller);
-      const r = await renewLease(tx, workerId, req);
-      if (r)
+      const r = await renewLease(tx, workerId, req, tokenId);
+      if (r.status === 'ok')
         for (const id of r.ended)
           await this.audit(tx, 'system', 'task.cancelled', id, { reason: 'stopped by its worker' });
       return r;
     });
-    if (!renewed) {
-      throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, {
-        details: { worker: workerId },
-      });
+    switch (renewed.status) {
+      case 'ok':
+        break;
+      case 'unknown':
+        throw new DroverError('WORKER_UNKNOWN', `no worker ${workerId}; register first`, {
+          details: { worker: workerId },
+        });
+      case 'forbidden':
+        throw new DroverError('FORBIDDEN', `worker ${workerId} was registered with another token`);
+      case 'gone':
+        throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, {
+          details: { worker: workerId },
+        });
+      default: {
+        const never: never = renewed;
+        throw new Error(`unknown renewal result ${String(never)}`);
+      }
     }
     if (renewed.ended.length) this.notify(workerId);
     if (renewed.ended.length || renewed.tasks.length < renewed.worker.capacity) this.kick();
@@ -348,7 +361,11 @@ export class Scheduler {
       lease_expires_at: new Date(renewed.receivedAt + this.timing.leaseTtlMs).toISOString(),
       tasks: renewed.tasks.map((t) => ({ task_id: t.id, token: t.token })),
     };
-    return { ack, sig: signAck(renewed.worker.ack_key, ack), assignments: renewed.tasks.map(toAssignment) };
+    return {
+      ack,
+      sig: signAck(renewed.worker.ack_key, ack),
+      assignments: renewed.tasks.map(toAssignment),
+    };
   }
 
   /** Long poll: returns when the worker's assignment set changes, or after waitMs. */

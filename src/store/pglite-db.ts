@@ -18,8 +18,11 @@ import type { Db, QueryResult, Queryable } from './types.ts';
 export const DEFAULT_DATA_DIR = './.drover';
 
 /** The calls the database thread answers (see pglite-thread.mjs). */
+/** `begin`: run BEGIN first, in the same message (a transaction's first statement). */
 type ThreadOp =
-  { op: 'query'; sql: string; params: unknown[] } | { op: 'exec'; sql: string } | { op: 'close' };
+  | { op: 'query'; sql: string; params: unknown[]; begin?: boolean }
+  | { op: 'exec'; sql: string; begin?: boolean }
+  | { op: 'close' };
 
 type ThreadReply =
   | { id: number; ok: true; result: QueryResult<unknown> }
@@ -141,9 +144,14 @@ async function compiledModules(
  * Without parameters the simple protocol is used, as `pg` does: several statements may be sent at
  * once (migrations) and the last one's result is returned. With parameters, one statement.
  */
-function run<R>(thread: PgliteThread, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-  if (!params || params.length === 0) return thread.call<R>({ op: 'exec', sql });
-  return thread.call<R>({ op: 'query', sql, params: [...params] });
+function run<R>(
+  thread: PgliteThread,
+  sql: string,
+  params?: readonly unknown[],
+  begin = false,
+): Promise<QueryResult<R>> {
+  if (!params || params.length === 0) return thread.call<R>({ op: 'exec', sql, begin });
+  return thread.call<R>({ op: 'query', sql, params: [...params], begin });
 }
 
 /** Opens (creating if need be) the PGlite database of a data directory. */
@@ -224,16 +232,22 @@ class PgliteDb implements Db {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // Inside fn, use tx only: a query on the Db itself waits for this transaction to end.
     const release = await this.#mutex.lock();
+    // BEGIN travels with the transaction's first statement (one message to the database thread, not
+    // two); a transaction that ran no statement has nothing to commit.
+    let begun = false;
     try {
-      await this.thread.call({ op: 'exec', sql: 'BEGIN' });
       try {
         const out = await fn({
-          query: <R>(sql: string, params?: readonly unknown[]) => run<R>(this.thread, sql, params),
+          query: <R>(sql: string, params?: readonly unknown[]) => {
+            const begin = !begun;
+            begun = true;
+            return run<R>(this.thread, sql, params, begin);
+          },
         });
-        await this.thread.call({ op: 'exec', sql: 'COMMIT' });
+        if (begun) await this.thread.call({ op: 'exec', sql: 'COMMIT' });
         return out;
       } catch (e) {
-        await this.thread.call({ op: 'exec', sql: 'ROLLBACK' }).catch(() => {});
+        if (begun) await this.thread.call({ op: 'exec', sql: 'ROLLBACK' }).catch(() => {});
         throw e;
       }
     } finally {

@@ -3,9 +3,10 @@
 // an apply's HTTP calls keep flowing while it writes). Plain JavaScript on purpose: a worker thread
 // does not inherit the TypeScript loader of its parent (tsx, or Vitest's transform).
 //
-// Protocol (parentPort): { id, op: 'query' | 'exec' | 'close', sql?, params? } →
+// Protocol (parentPort): { id, op: 'query' | 'exec' | 'close', sql?, params?, begin? } →
 //   { id, ok: true, result: { rows, rowCount } } | { id, ok: false, error: { message, code, ... } }.
-// Transactions are BEGIN/COMMIT/ROLLBACK sent as 'exec'; the parent keeps them exclusive.
+// Transactions: `begin: true` on a transaction's first statement runs BEGIN before it (one message, not
+// two); COMMIT/ROLLBACK are sent as 'exec'. The parent keeps transactions exclusive.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -53,6 +54,7 @@ try {
 parentPort.on('message', async (msg) => {
   try {
     let result;
+    if (msg.begin) await pg.exec('BEGIN');
     switch (msg.op) {
       case 'query':
         result = toResult(await pg.query(msg.sql, msg.params));

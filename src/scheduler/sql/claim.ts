@@ -13,7 +13,6 @@
  *    a queued task's lock, so assignment cannot deadlock with heartbeats, sweeps or other assignments.
  */
 import type { Queryable } from '../../store/types.ts';
-import { ACTIVE, interval } from './rows.ts';
 
 export interface Claimed {
   readonly taskId: string;
@@ -26,58 +25,20 @@ export type ClaimResult =
   | { readonly kind: 'no-task' }
   | { readonly kind: 'no-worker' };
 
-const LOAD = `(SELECT count(*) FROM drover_tasks t WHERE t.worker_id = w.id AND t.status IN ${ACTIVE})`;
+type Reply =
+  | { kind: 'assigned'; task_id: string; worker_id: string; token: number }
+  | { kind: 'no-task' }
+  | { kind: 'no-worker' };
 
-export async function claimOne(tx: Queryable, opts: { leaseTtlMs: number }): Promise<ClaimResult> {
-  const { rows: tasks } = await tx.query<{ id: string }>(
-    `SELECT id FROM drover_tasks
-      WHERE status = 'queued' AND control = 'run'
-      ORDER BY created_at, id
-      LIMIT 1
-      FOR UPDATE SKIP LOCKED`,
-  );
-  const task = tasks[0];
-  if (!task) return { kind: 'no-task' };
-  const tried: string[] = [];
-  // Each pass assigns or rules one more worker out, so this ends.
-  for (;;) {
-    const { rows } = await tx.query<{ id: string }>(
-      `SELECT w.id FROM drover_workers w
-        WHERE w.status = 'healthy'
-          AND w.last_heartbeat_at > now() - ${interval('$1')}
-          AND NOT (w.id = ANY($2::text[]))
-          AND ${LOAD} < w.capacity
-        ORDER BY ${LOAD}, w.last_work_at, w.id
-        LIMIT 1`,
-      [opts.leaseTtlMs, tried],
-    );
-    const pick = rows[0];
-    if (!pick) return { kind: 'no-worker' };
-    // Lock, then re-check on fresh snapshots what the pick was based on.
-    const { rows: ok } = await tx.query<{ id: string }>(
-      `SELECT w.id FROM drover_workers w
-        WHERE w.id = $1 AND w.status = 'healthy' AND w.last_heartbeat_at > now() - ${interval('$2')}
-        FOR UPDATE`,
-      [pick.id, opts.leaseTtlMs],
-    );
-    const { rows: room } = ok[0]
-      ? await tx.query<{ ok: boolean }>(
-          `SELECT ${LOAD} < w.capacity AS ok FROM drover_workers w WHERE w.id = $1`,
-          [pick.id],
-        )
-      : { rows: [] };
-    if (room[0]?.ok) {
-      const { rows: upd } = await tx.query<{ token: number }>(
-        `UPDATE drover_tasks
-            SET status = 'assigned', worker_id = $2, token = token + 1, attempts = attempts + 1,
-                assigned_at = now(), started_at = NULL
-          WHERE id = $1
-          RETURNING token::double precision AS token`,
-        [task.id, pick.id],
-      );
-      await tx.query(`UPDATE drover_workers SET last_work_at = now() WHERE id = $1`, [pick.id]);
-      return { kind: 'assigned', claimed: { taskId: task.id, workerId: pick.id, token: upd[0]!.token } };
-    }
-    tried.push(pick.id);
-  }
+/**
+ * One call of `drover_claim_one` (migration 0005): the steps above in one statement, so one round trip
+ * and its own transaction when `q` is not inside one.
+ */
+export async function claimOne(q: Queryable, opts: { leaseTtlMs: number }): Promise<ClaimResult> {
+  const { rows } = await q.query<{ r: Reply }>(`SELECT drover_claim_one($1::double precision) AS r`, [
+    opts.leaseTtlMs,
+  ]);
+  const r = rows[0]!.r;
+  if (r.kind !== 'assigned') return { kind: r.kind };
+  return { kind: 'assigned', claimed: { taskId: r.task_id, workerId: r.worker_id, token: Number(r.token) } };
 }

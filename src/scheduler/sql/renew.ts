@@ -8,68 +8,66 @@
  * reassign sweep takes, so a heartbeat and a reassignment of the same worker serialise.
  */
 import type { Queryable } from '../../store/types.ts';
-import { ACTIVE, ms, TASK_COLUMNS, WORKER_COLUMNS, type TaskRow, type WorkerRow } from './rows.ts';
+import type { Control, TaskKind, TaskSpec } from '../protocol.ts';
+import { ACTIVE } from './rows.ts';
+
+/** What an acknowledgement needs of a task assigned to the worker. */
+export interface RenewedTask {
+  readonly id: string;
+  readonly token: number;
+  readonly kind: TaskKind;
+  readonly spec: TaskSpec;
+  readonly control: Control;
+}
 
 export interface Renewed {
-  readonly worker: WorkerRow;
+  readonly worker: { readonly id: string; readonly ack_key: string; readonly capacity: number };
   /** Receipt time (epoch ms, database clock): the lease runs from here. */
   readonly receivedAt: number;
   /** Tasks assigned to this worker now (after this heartbeat's effects), with their current token. */
-  readonly tasks: TaskRow[];
+  readonly tasks: RenewedTask[];
   /** Tasks this heartbeat ended (cancel/kill the worker has stopped). */
   readonly ended: string[];
 }
 
-/** Null when the worker is unknown or gone (it must register again). */
+export type RenewResult =
+  ({ readonly status: 'ok' } & Renewed) | { readonly status: 'unknown' | 'forbidden' | 'gone' };
+
+type Reply =
+  | {
+      status: 'ok';
+      received_at: number;
+      worker: Renewed['worker'];
+      tasks: RenewedTask[];
+      ended: string[];
+    }
+  | { status: 'unknown' | 'forbidden' | 'gone' };
+
+/**
+ * One call of `drover_renew_lease` (migration 0005), which does, in this order: check that the caller's
+ * token registered the worker (`tokenId` null: an admin, not checked), lock the worker row, renew the
+ * lease from the moment of receipt (clock_timestamp()), mark the assigned tasks the heartbeat names as
+ * running, end the cancelled or killed tasks it no longer names, and read back what is assigned now.
+ */
 export async function renewLease(
-  tx: Queryable,
+  q: Queryable,
   workerId: string,
   heartbeat: { seq: number; tasks: readonly string[] },
-): Promise<Renewed | null> {
-  const { rows: locked } = await tx.query<{ status: string }>(
-    `SELECT status FROM drover_workers WHERE id = $1 FOR UPDATE`,
-    [workerId],
+  tokenId: string | null,
+): Promise<RenewResult> {
+  const { rows } = await q.query<{ r: Reply }>(
+    `SELECT drover_renew_lease($1, $2::bigint, $3::text[], $4) AS r`,
+    [workerId, heartbeat.seq, heartbeat.tasks, tokenId],
   );
-  if (!locked[0] || locked[0].status === 'gone') return null;
-  const { rows } = await tx.query<WorkerRow & { received_at: number }>(
-    `UPDATE drover_workers w
-        SET last_heartbeat_at = clock_timestamp(), last_seq = greatest(w.last_seq, $2::bigint),
-            status = 'healthy', unhealthy_since = NULL
-      WHERE w.id = $1
-      RETURNING ${WORKER_COLUMNS('w')}, ${ms('w.last_heartbeat_at')} AS received_at`,
-    [workerId, heartbeat.seq],
-  );
-  const worker = rows[0]!;
-  // Task rows are taken SKIP LOCKED: one being completed right now (its row locked) is left to that
-  // completion, and a heartbeat never waits for a task row while holding the worker row.
-  // Named by the worker: it has started them.
-  await tx.query(
-    `UPDATE drover_tasks SET status = 'running', started_at = coalesce(started_at, now())
-      WHERE id IN (SELECT id FROM drover_tasks
-                    WHERE worker_id = $1 AND status = 'assigned' AND id = ANY($2::text[])
-                    FOR UPDATE SKIP LOCKED)`,
-    [workerId, heartbeat.tasks],
-  );
-  // Cancelled or killed, was running, and the worker no longer names it: the worker stopped it.
-  const { rows: ended } = await tx.query<{ id: string }>(
-    `UPDATE drover_tasks SET status = 'cancelled', ended_at = now(),
-            error = coalesce(error, jsonb_build_object('code', 'TASK_CANCELLED', 'message', 'the task was ' || control || 'ed'))
-      WHERE id IN (SELECT id FROM drover_tasks
-                    WHERE worker_id = $1 AND status = 'running' AND control IN ('cancel', 'kill')
-                      AND NOT (id = ANY($2::text[]))
-                    FOR UPDATE SKIP LOCKED)
-      RETURNING id`,
-    [workerId, heartbeat.tasks],
-  );
-  if (ended.length)
-    await tx.query(`UPDATE drover_workers SET last_work_at = now() WHERE id = $1`, [workerId]);
-  const { rows: tasks } = await tx.query<TaskRow>(
-    `SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t
-      WHERE t.worker_id = $1 AND t.status IN ${ACTIVE}
-      ORDER BY t.assigned_at, t.id`,
-    [workerId],
-  );
-  return { worker, receivedAt: worker.received_at, tasks, ended: ended.map((r) => r.id) };
+  const r = rows[0]!.r;
+  if (r.status !== 'ok') return { status: r.status };
+  return {
+    status: 'ok',
+    worker: r.worker,
+    receivedAt: r.received_at,
+    tasks: r.tasks.map((t) => ({ ...t, token: Number(t.token) })),
+    ended: r.ended,
+  };
 }
 
 /**
