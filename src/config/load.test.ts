@@ -215,6 +215,24 @@ describe('loadFlock: problems, each located', () => {
     );
   });
 
+  it('YAML duplicate keys in a nested block map and in a flow map', async () => {
+    await expectOne(
+      {
+        'flock.yaml':
+          'flock: hello\ntargets:\n  - { name: beta, region: r1 }\nresources:\n  a: { type: local.file }\n  b: { type: local.file }\n  a: { type: local.file }\n',
+      },
+      ['flock.yaml', 7, 3],
+      'invalid YAML',
+      'unique',
+    );
+    await expectOne(
+      { 'flock.yaml': 'flock: hello\ntargets:\n  - { name: beta, name: gamma }\n' },
+      ['flock.yaml', 3, 19],
+      'invalid YAML',
+      'unique',
+    );
+  });
+
   it('a flock.yaml that is not a map', async () => {
     await expectOne(
       { 'flock.yaml': '- a\n- b\n' },

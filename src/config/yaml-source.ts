@@ -2,8 +2,18 @@
  * @module config/yaml-source — one parsed config file with the means to turn any YAML node, key or
  * path into a 1-based file:line:column, so every problem points where the user must look.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Document, Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  YAMLParseError,
+} from 'yaml';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
 import type { SourceLocation } from '../errors.ts';
 
 export type Path = readonly (string | number)[];
@@ -20,14 +30,37 @@ export interface SourceFile {
 
 export function parseSource(file: string, name: string, text: string): SourceFile {
   const lines = new LineCounter();
-  // uniqueKeys: a key given twice in one map is an error (yaml's default, stated for the reader).
   const doc = parseDocument(text, {
     lineCounter: lines,
-    uniqueKeys: true,
+    // A key given twice in one map is an error, checked below: yaml's own check compares each key
+    // with every key before it, which made a 10,000-resource flock take seconds to parse.
+    uniqueKeys: false,
     prettyErrors: true,
     logLevel: 'error',
   });
+  if (doc.errors.length === 0) checkUniqueKeys(doc);
   return { file, name, text, doc, lines };
+}
+
+/**
+ * yaml's `uniqueKeys: true` in one pass: in every map, a scalar key equal (same type and value) to an
+ * earlier one is a DUPLICATE_KEY error at the later key, with yaml's own message.
+ */
+function checkUniqueKeys(doc: Document.Parsed): void {
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = pair.key;
+        if (!isScalar(k)) continue;
+        if (seen.has(k.value)) {
+          const start = k.range?.[0] ?? 0;
+          doc.errors.push(new YAMLParseError([start, start + 1], 'DUPLICATE_KEY', 'Map keys must be unique'));
+        }
+        seen.add(k.value);
+      }
+    },
+  });
 }
 
 export function locationAt(src: SourceFile, offset: number): SourceLocation {
@@ -50,6 +83,29 @@ export interface Found {
   readonly complete: boolean;
 }
 
+/**
+ * Each map's entries by key, built on the first lookup in it: the loader asks for the location of
+ * every resource, so a linear scan of `resources:` per lookup made loading a 10,000-resource flock
+ * quadratic (seconds, and tens of MB of garbage). Parsed documents are never changed afterwards. The
+ * last entry of a key wins, as the scan did (duplicate keys are an error anyway).
+ */
+const mapIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function entryOf(map: YAMLMap, seg: string | number): Pair | undefined {
+  let index = mapIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const pair of map.items) {
+      if (!isPair(pair)) continue;
+      const k = pair.key as Node | null;
+      const kv = isScalar(k) ? k.value : k;
+      if (kv !== null && kv !== undefined) index.set(String(kv), pair as Pair);
+    }
+    mapIndex.set(map, index);
+  }
+  return index.get(String(seg));
+}
+
 /** Follows a JS-value path (as zod reports it) through the YAML nodes, resolving aliases. */
 export function findPath(src: SourceFile, path: Path): Found {
   let node: Node | null = (src.doc.contents as Node | null) ?? null;
@@ -60,14 +116,10 @@ export function findPath(src: SourceFile, path: Path): Found {
     let next: Node | null | undefined;
     let nextKey: Node | null = null;
     if (isMap(node)) {
-      for (const pair of node.items) {
-        if (!isPair(pair)) continue;
-        const k = pair.key as Node | null;
-        const kv = isScalar(k) ? k.value : k;
-        if (kv !== null && kv !== undefined && String(kv) === String(seg)) {
-          nextKey = k;
-          next = (pair.value as Node | null) ?? k;
-        }
+      const pair = entryOf(node, seg);
+      if (pair) {
+        nextKey = pair.key as Node | null;
+        next = (pair.value as Node | null) ?? nextKey;
       }
     } else if (isSeq(node) && typeof seg === 'number') {
       next = node.items[seg] as Node | undefined;

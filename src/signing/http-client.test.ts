@@ -107,6 +107,28 @@ describe('HttpClient', () => {
     expect((e as Error).name).toBe('AbortError');
   });
 
+  it('one signal shared by many calls aborts only those still in flight, and refuses later ones', async () => {
+    const { url } = await server((req, res) => {
+      if (req.url === '/fast') res.end('{"ok":true}');
+      // other paths never answer
+    });
+    const c = client(createPlainHttpClient({ timeoutMs: 5000 }));
+    const ac = new AbortController();
+    const done = await Promise.all(
+      Array.from({ length: 5 }, () => c.request({ method: 'GET', url: `${url}/fast`, signal: ac.signal })),
+    );
+    expect(done.every((r) => r.status === 200)).toBe(true);
+    const hanging = Array.from({ length: 3 }, () =>
+      c.request({ method: 'GET', url: `${url}/slow`, signal: ac.signal }).catch((x: unknown) => x),
+    );
+    setTimeout(() => ac.abort(), 50);
+    for (const e of await Promise.all(hanging)) expect((e as Error).name).toBe('AbortError');
+    const late = await c
+      .request({ method: 'GET', url: `${url}/fast`, signal: ac.signal })
+      .catch((x: unknown) => x);
+    expect((late as Error).name).toBe('AbortError');
+  });
+
   it('keeps connections alive and bounded by maxSockets', async () => {
     const { url, connections } = await server((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -43,6 +43,30 @@ function abortError(signal: AbortSignal): Error {
   return e;
 }
 
+/**
+ * Requests in flight per abort signal. One listener per signal, not one per request: a run hands the
+ * same signal to thousands of calls, and adding and removing a listener on each is measurable there.
+ */
+const inFlight = new WeakMap<AbortSignal, Set<http.ClientRequest>>();
+
+function track(signal: AbortSignal, cr: http.ClientRequest): void {
+  let set = inFlight.get(signal);
+  if (!set) {
+    const requests = new Set<http.ClientRequest>();
+    set = requests;
+    inFlight.set(signal, requests);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const r of requests) r.destroy(abortError(signal));
+        requests.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(cr);
+}
+
 function flattenHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in h) {
@@ -145,15 +169,12 @@ class NodeHttpClient implements ClosableHttpClient {
           ),
         );
       }, this.timeoutMs);
-      const onAbort = (): void => {
-        cr.destroy(signal ? abortError(signal) : new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) track(signal, cr);
       const finish = (err: Error | undefined, res?: HttpResponse): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        if (signal) inFlight.get(signal)?.delete(cr);
         if (err) reject(err);
         else resolve(res as HttpResponse);
       };

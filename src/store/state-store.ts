@@ -107,6 +107,36 @@ function resourceFromJson(j: ResourceJson): ResourceState {
   };
 }
 
+/** A drover_state_resources row as `json_agg` writes it (snake_case columns). */
+type ResourceRowJson = {
+  address: string;
+  type: string;
+  id: string;
+  properties: Record<string, unknown> | null;
+  attributes: Record<string, unknown> | null;
+  dependencies: string[] | null;
+  release_id: string | null;
+  execution_id: string | null;
+  status: string | null;
+};
+
+function resourceFromRow(r: ResourceRowJson): ResourceState {
+  return {
+    address: r.address,
+    type: r.type,
+    id: r.id,
+    properties: r.properties ?? {},
+    attributes: {
+      ...(r.attributes ?? {}),
+      id: (r.attributes?.['id'] as string | undefined) ?? r.id,
+    } as Attributes,
+    dependencies: r.dependencies ?? [],
+    ...(r.release_id != null ? { releaseId: r.release_id } : {}),
+    ...(r.execution_id != null ? { executionId: r.execution_id } : {}),
+    ...(r.status != null ? { status: r.status as TaskStatus } : {}),
+  };
+}
+
 function iso(v: unknown): string {
   return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 }
@@ -114,11 +144,18 @@ function iso(v: unknown): string {
 // Timestamps inside JSON are formatted in SQL so they do not depend on the session's TimeZone.
 const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
-/** One statement, so the serial, resources and intents are one consistent snapshot. */
+/**
+ * One statement, so the serial, resources and intents are one consistent snapshot. The resources come
+ * as ONE json text (`json_agg` of the plain rows, parsed here): about 4× cheaper for the database than
+ * a jsonb object built per row (10,000 resources: ~80 ms instead of ~300 ms on PGlite), and one string
+ * to hand over instead of thousands of objects.
+ */
 const LOAD_SQL = `
   SELECT s.lineage::text AS lineage, s.serial,
-    COALESCE((SELECT jsonb_agg(drover_resource_json(r) ORDER BY r.address) FROM drover_state_resources r
-               WHERE r.flock = s.flock AND r.target = s.target), '[]'::jsonb) AS resources,
+    (SELECT json_agg(x ORDER BY x.address)::text FROM (
+       SELECT r.address, r.type, r.id, r.properties, r.attributes, r.dependencies,
+              r.release_id, r.execution_id, r.status
+         FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target) x) AS resources,
     COALESCE((SELECT jsonb_agg(jsonb_build_object(
                  'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
                  'properties', i.properties, 'dependencies', i.dependencies,
@@ -129,7 +166,8 @@ const LOAD_SQL = `
 interface LoadRow {
   lineage: string;
   serial: number;
-  resources: ResourceJson[];
+  /** json_agg text of the resource rows; null when there are none. */
+  resources: string | null;
   intents: IntentJson[];
 }
 
@@ -179,7 +217,9 @@ export class DbStateBackend implements StateBackend {
       if (!row) throw new DroverError('INTERNAL', `state ${flock}/${target} vanished while being created`);
     }
     const resources = new Map<string, ResourceState>();
-    for (const j of row.resources) resources.set(j.address, resourceFromJson(j));
+    if (row.resources !== null)
+      for (const r of JSON.parse(row.resources) as ResourceRowJson[])
+        resources.set(r.address, resourceFromRow(r));
     const intents = new Map<string, Intent>();
     for (const i of row.intents) intents.set(i.address, i);
     return { flock, target, lineage: row.lineage, serial: Number(row.serial), resources, intents };

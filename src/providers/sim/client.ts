@@ -19,7 +19,12 @@ const DEFAULT_WAIT_TIMEOUT = '5m';
 const POLL_FIRST_MS = 25;
 const POLL_MAX_MS = 1000;
 
+/** The checked endpoint per provider config object (a run's contexts share theirs). */
+const endpoints = new WeakMap<object, string>();
+
 export function simEndpoint(ctx: ProviderContext): string {
+  const known = endpoints.get(ctx.config);
+  if (known !== undefined) return known;
   const endpoint = ctx.config.endpoint;
   if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {
     throw new ProviderError(
@@ -28,17 +33,16 @@ export function simEndpoint(ctx: ProviderContext): string {
       'PROVIDER_CONFIG',
     );
   }
-  return endpoint.replace(/\/+$/, '');
+  const clean = endpoint.replace(/\/+$/, '');
+  endpoints.set(ctx.config, clean);
+  return clean;
 }
 
 export function kindUrl(ctx: ProviderContext, segment: string, rest = ''): string {
   return `${simEndpoint(ctx)}/regions/${encodeURIComponent(ctx.target.region)}/${segment}${rest}`;
 }
 
-export async function simRequest(
-  ctx: ProviderContext,
-  req: Omit<HttpRequest, 'signal'>,
-): Promise<HttpResponse> {
+export function simRequest(ctx: ProviderContext, req: Omit<HttpRequest, 'signal'>): Promise<HttpResponse> {
   return ctx.http.request({ ...req, signal: ctx.signal });
 }
 
