@@ -89,6 +89,7 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
       scope(() => undefined),
     );
   }
+  /** By provider name and by type name (`sim`, `sim.bucket`): the same context. */
   const contexts = new Map<string, ProviderContext>();
   const confirm = opts.confirm ?? (async () => false);
   return {
@@ -111,6 +112,9 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
       return t;
     },
     providerContext(typeName) {
+      // Cached by type name too: refresh asks once per resource.
+      const known = contexts.get(typeName);
+      if (known) return known;
       const provider = typeName.split('.')[0] ?? typeName;
       let ctx = contexts.get(provider);
       if (!ctx) {
@@ -129,6 +133,7 @@ export function createRunContext(config: FlockConfig, inputs: RunInputs, opts: E
         };
         contexts.set(provider, ctx);
       }
+      contexts.set(typeName, ctx);
       return ctx;
     },
     scope,

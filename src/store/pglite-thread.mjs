@@ -40,9 +40,9 @@ try {
   // Compiled once by the parent and shared, so opening a store does not compile PGlite's WebAssembly
   // again in every thread.
   pg = await PGlite.create(workerData.path, {
-    // 16 MB of shared buffers instead of PostgreSQL's 128 MB: an embedded store's working set is small,
+    // 8 MB of shared buffers instead of PostgreSQL's 128 MB: an embedded store's working set is small,
     // file reads still go through the OS page cache, and it saves ~120 MB of resident memory.
-    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
+    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=8MB'],
     ...(workerData.pgliteWasmModule ? { pgliteWasmModule: workerData.pgliteWasmModule } : {}),
     ...(workerData.initdbWasmModule ? { initdbWasmModule: workerData.initdbWasmModule } : {}),
   });

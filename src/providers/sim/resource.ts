@@ -26,8 +26,9 @@ export interface SimTypeSpec<P extends Record<string, unknown>> {
   readonly defaultName?: (ctx: ProviderContext, idempotencyKey: string) => string;
 }
 
+/** The simulator's answer is a fresh object with a string id (asResource checked): no copy needed. */
 function toAttributes(r: SimResource): Attributes {
-  return { ...r, id: r.id };
+  return r as Attributes;
 }
 
 export function defineSimType<P extends Record<string, unknown>>(spec: SimTypeSpec<P>): ResourceType {
