@@ -50,7 +50,7 @@ import { reassignExpired } from './sql/reassign.ts';
 import { insertWorker, markWorkerGone } from './sql/register.ts';
 import { renewAllLeases, renewLease } from './sql/renew.ts';
 import type { TaskRow, WorkerRow } from './sql/rows.ts';
-import { assignedTasks, getWorker, insertTask } from './sql/tasks.ts';
+import { getWorker, insertTask, pollView, type PollView } from './sql/tasks.ts';
 
 /** Who is calling (from the bearer token). */
 export interface Caller {
@@ -380,16 +380,23 @@ export class Scheduler {
     signal?: AbortSignal,
     known?: string,
   ): Promise<PollResponse> {
-    const w = await this.checkWorkerOwner(this.db, workerId, caller);
-    if (w.status === 'gone') {
+    const read = async (): Promise<PollView> => pollView(this.db, workerId);
+    // One statement answers both the checks and the first look.
+    const view = await read();
+    if (!view.worker)
+      throw new DroverError('WORKER_UNKNOWN', `no worker ${workerId}; register first`, {
+        details: { worker: workerId },
+      });
+    if (caller.role === 'worker' && view.worker.token_id !== caller.tokenId) {
+      throw new DroverError('FORBIDDEN', `worker ${workerId} was registered with another token`);
+    }
+    if (view.worker.status === 'gone') {
       throw new DroverError('WORKER_UNKNOWN', `worker ${workerId} is gone; register again`, {
         details: { worker: workerId },
       });
     }
-    const read = async (): Promise<Assignment[]> =>
-      (await assignedTasks(this.db, workerId)).map(toAssignment);
     const print = assignmentsPrint;
-    const first = await read();
+    const first = view.tasks.map(toAssignment);
     const initial = known ?? print(first);
     if (print(first) !== initial) return { assignments: first };
     const deadline = Date.now() + Math.max(0, Math.min(waitMs, this.timing.pollMaxMs));
@@ -397,7 +404,7 @@ export class Scheduler {
     while (!this.stopped && !signal?.aborted && Date.now() < deadline) {
       await this.waitForChange(workerId, Math.min(this.timing.sweepMs, deadline - Date.now()), signal);
       if (this.stopped || signal?.aborted) break;
-      current = await read();
+      current = (await read()).tasks.map(toAssignment);
       if (print(current) !== initial) break;
     }
     return { assignments: current };

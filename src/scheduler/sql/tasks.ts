@@ -35,15 +35,32 @@ export async function listTasks(q: Queryable, opts: { status?: string; limit: nu
   return rows;
 }
 
-/** Tasks assigned to a worker now. */
-export async function assignedTasks(q: Queryable, workerId: string): Promise<TaskRow[]> {
-  const { rows } = await q.query<TaskRow>(
-    `SELECT ${TASK_COLUMNS('t')} FROM drover_tasks t
-      WHERE t.worker_id = $1 AND t.status IN ${ACTIVE}
-      ORDER BY t.assigned_at, t.id`,
+/** What a long poll reads, in one statement: the worker's owner and status, and its assignments now. */
+export interface PollView {
+  readonly worker: { readonly token_id: string | null; readonly status: WorkerRow['status'] } | null;
+  readonly tasks: Pick<TaskRow, 'id' | 'token' | 'kind' | 'spec' | 'control'>[];
+}
+
+export async function pollView(q: Queryable, workerId: string): Promise<PollView> {
+  const { rows } = await q.query<{
+    token_id: string | null;
+    status: WorkerRow['status'];
+    tasks: PollView['tasks'] | null;
+  }>(
+    `SELECT w.token_id, w.status,
+            (SELECT json_agg(json_build_object('id', t.id, 'token', t.token, 'kind', t.kind,
+                                               'spec', t.spec, 'control', t.control)
+                             ORDER BY t.assigned_at, t.id)
+               FROM drover_tasks t WHERE t.worker_id = w.id AND t.status IN ${ACTIVE}) AS tasks
+       FROM drover_workers w WHERE w.id = $1`,
     [workerId],
   );
-  return rows;
+  const r = rows[0];
+  if (!r) return { worker: null, tasks: [] };
+  return {
+    worker: { token_id: r.token_id, status: r.status },
+    tasks: (r.tasks ?? []).map((t) => ({ ...t, token: Number(t.token) })),
+  };
 }
 
 export async function getWorker(q: Queryable, workerId: string): Promise<WorkerRow | null> {
