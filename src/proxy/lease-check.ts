@@ -37,7 +37,7 @@
  *   the threshold unnoticed; with jumpThresholdMs ≤ margin, an undetected suspend is covered by the margin.
  *   A monotonic reading that goes backwards is treated as a jump too.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /**
  * One reading of the clocks, in milliseconds. `mono` never jumps and stops during a system suspend
@@ -221,20 +221,34 @@ function skew(from: ClockReading, to: ClockReading): number {
   return Math.max(wall, Math.abs(to.boot - from.boot - dMono));
 }
 
-let uptimeReadable: boolean | null = null;
+/** /proc/uptime, opened once (null: the host has none); re-read in place for every reading. */
+let uptimeFd: number | null | undefined;
+const uptimeBuf = Buffer.alloc(64);
 
-/** CLOCK_BOOTTIME in ms from /proc/uptime (10 ms resolution), or undefined where there is none. */
+/**
+ * CLOCK_BOOTTIME in ms from /proc/uptime (10 ms resolution), or undefined where there is none. Every
+ * request the proxy lets out takes a reading, so the file stays open and each reading is one pread at
+ * offset 0 (the kernel renders the file afresh): ~2 µs instead of ~8 µs for open, read and close.
+ */
 function bootMs(): number | undefined {
-  if (uptimeReadable === false) return undefined;
+  if (uptimeFd === null) return undefined;
   try {
-    const text = readFileSync('/proc/uptime', 'utf8');
-    const seconds = Number.parseFloat(text);
-    uptimeReadable = Number.isFinite(seconds);
-    return uptimeReadable ? seconds * 1000 : undefined;
+    uptimeFd ??= openSync('/proc/uptime', 'r');
+    const n = readSync(uptimeFd, uptimeBuf, 0, uptimeBuf.length, 0);
+    const seconds = Number.parseFloat(uptimeBuf.toString('latin1', 0, n));
+    if (Number.isFinite(seconds)) return seconds * 1000;
   } catch {
-    uptimeReadable = false;
-    return undefined;
+    // fall through: no boot clock on this host
   }
+  if (uptimeFd !== undefined) {
+    try {
+      closeSync(uptimeFd);
+    } catch {
+      // already unusable
+    }
+  }
+  uptimeFd = null;
+  return undefined;
 }
 
 /** The real clocks: monotonic from performance.now (CLOCK_MONOTONIC), wall from Date, boot from /proc. */
