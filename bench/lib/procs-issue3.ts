@@ -182,6 +182,7 @@ export function startWorkerProcess(o: WorkerProcessOptions): Group {
     work,
   ];
   if (o.capacity) args.push('--capacity', String(o.capacity));
+  if (process.env['BENCH_SANDBOX']) args.push('--sandbox', process.env['BENCH_SANDBOX']);
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
     HOME: process.env['HOME'] ?? '/',

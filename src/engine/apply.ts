@@ -87,42 +87,50 @@ export async function executePlan(
   /*
    * Intents written ahead. A create's intent must be committed before its call, and on the critical path
    * that write would cost a database round trip per level. But a create whose properties are already known
-   * (no value waits on another resource's attributes) can have its intent written before the run starts:
-   * all of them together, in a few group commits. If the run stops before such a create is made, the next
-   * refresh finds nothing under its key and clears it — a lookup, never an orphan. Only plain creates
+   * (no value waits on an attribute not known yet) can have its intent written earlier: when one of the
+   * operations it waits for starts (or at the start, for the first ones), so it is committed — group
+   * commit gathers these writes — by the time its create may go. Its create still waits for that commit.
+   * Only the next step is written ahead, not the whole plan: a run stopped early (a crash, a worker's lost
+   * lease) leaves intents only for what was running and what came right after, and the refresh that
+   * resumes it looks up a handful of keys, not hundreds. If the run stops before such a create is made,
+   * that refresh finds nothing under its key and clears it — a lookup, never an orphan. Only plain creates
    * (nothing at that address in state) are written ahead: a replace's old resource still carries the name
    * a lookup by natural key would find.
    */
-  const aheadIntents = new Map<string, { key: string; values: Record<string, unknown> }>();
-  {
-    const writes: Promise<void>[] = [];
-    for (const node of nodes.values()) {
-      const { op } = node;
-      if (op.action !== 'create' || snapshot.resources.has(op.address)) continue;
-      const planned = desired.get(op.address);
-      if (!planned || rc.typeOf(op.type).kind === 'task') continue;
-      const { values, unknownKeys } = resolveProperties(
-        planned.config,
-        rc.scope((n) => attrs.get(n)),
-      );
-      if (unknownKeys.length) continue;
-      const key = randomUUID();
-      aheadIntents.set(op.address, { key, values });
-      writes.push(
-        state.putIntent(flock, target, {
-          address: op.address,
-          type: op.type,
-          idempotencyKey: key,
-          properties: values,
-          dependencies: [...planned.config.dependsOn],
-          createdAt: new Date().toISOString(),
-        }),
-      );
-    }
-    await Promise.all(writes);
-  }
+  const aheadIntents = new Map<
+    string,
+    { key: string; values: Record<string, unknown>; written: Promise<void> }
+  >();
+  const writeAhead = (node: Node): void => {
+    const { op } = node;
+    if (node.state !== 'pending' || aheadIntents.has(op.address)) return;
+    if (op.action !== 'create' || snapshot.resources.has(op.address)) return;
+    const planned = desired.get(op.address);
+    if (!planned || rc.typeOf(op.type).kind === 'task') return;
+    const { values, unknownKeys } = resolveProperties(
+      planned.config,
+      rc.scope((n) => attrs.get(n)),
+    );
+    if (unknownKeys.length) return;
+    const key = randomUUID();
+    const written = state.putIntent(flock, target, {
+      address: op.address,
+      type: op.type,
+      idempotencyKey: key,
+      properties: values,
+      dependencies: [...planned.config.dependsOn],
+      createdAt: new Date().toISOString(),
+    });
+    // Awaited by its create, or before it is cleared; a failure surfaces there.
+    written.catch(() => {});
+    aheadIntents.set(op.address, { key, values, written });
+  };
 
   const ready: Node[] = [...nodes.values()].filter((n) => n.waitsFor.size === 0);
+  for (const node of ready) {
+    writeAhead(node);
+    for (const d of node.dependents) writeAhead(nodes.get(d)!);
+  }
   // `running` counts operations holding a parallelism slot (provider work); `inflight` those not yet
   // settled (their state record may still be being written after they released their slot).
   let running = 0;
@@ -188,6 +196,7 @@ export async function executePlan(
         node.state = 'running';
         running++;
         inflight++;
+        for (const d of node.dependents) writeAhead(nodes.get(d)!);
         rc.opts.onEvent?.({ kind: 'op-start', address: node.op.address, action: node.op.action });
         runOne(node.op, () => release(node)).then(
           (r) => {
@@ -233,8 +242,12 @@ export async function executePlan(
   }
 
   // Intents written ahead for creates that never ran (skipped, cancelled) go now, not at the next refresh.
+  // Each after its own write has settled, so a clear never lands before the intent it clears.
   await Promise.all(
-    [...aheadIntents.keys()].map((address) => state.clearIntent(flock, target, address).catch(() => {})),
+    [...aheadIntents].map(async ([address, { written }]) => {
+      await written.catch(() => {});
+      await state.clearIntent(flock, target, address).catch(() => {});
+    }),
   );
 
   return { plan, ok: results.every((r) => r.ok), serial: lastSerial, results };
@@ -347,8 +360,11 @@ export async function executePlan(
       aheadIntents.delete(op.address);
       let idempotencyKey: string;
       if (ahead && isDeepStrictEqual(ahead.values, values)) {
+        await ahead.written; // the create's intent is committed before its call
         idempotencyKey = ahead.key;
       } else {
+        // A written-ahead intent that no longer fits is replaced, never overtaken by its own late write.
+        if (ahead) await ahead.written.catch(() => {});
         idempotencyKey = randomUUID();
         await state.putIntent(flock, target, {
           address: op.address,
