@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { DroverError, isDroverError } from '../errors.ts';
+import { isConnectionError } from '../store/connection-error.ts';
 import type { Logger } from '../providers/types.ts';
 import { route, type ApiContext } from './context.ts';
 import { openApiDocument } from './openapi.ts';
@@ -15,30 +16,12 @@ import { workersRoutes } from './routes/workers-routes.ts';
 /** Flock files and saved plans can be large; more than this is refused (400). */
 const BODY_LIMIT = 32 * 1024 * 1024;
 
-/** Errors of the database connection: the store is unavailable, not a bug. */
-const STORE_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08006',
-]);
-
 export function toHttpError(err: unknown): DroverError {
   if (isDroverError(err)) return err;
   const e = err as { code?: unknown; statusCode?: unknown; validation?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  if (typeof e?.code === 'string' && STORE_ERRORS.has(e.code))
+  if (isConnectionError(err))
     return new DroverError('STORE_UNAVAILABLE', `the database is unavailable: ${message}`);
-  if (/Connection terminated|connection is closed|Client has encountered a connection error/i.test(message)) {
-    return new DroverError('STORE_UNAVAILABLE', `the database is unavailable: ${message}`);
-  }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Fastify's own refusals: unparsable JSON, body too large, unsupported media type.
     return new DroverError('VALIDATION', message);

@@ -4,14 +4,7 @@
  */
 export * from './protocol.ts';
 export { DEFAULT_TIMING, resolveTiming, TIMING_ENV, type Timing } from './timing.ts';
-export {
-  flockNameOf,
-  isConnectionError,
-  Scheduler,
-  toAssignment,
-  type Caller,
-  type SchedulerOptions,
-} from './scheduler.ts';
+export { flockNameOf, Scheduler, toAssignment, type Caller, type SchedulerOptions } from './scheduler.ts';
 export { errorFromResponse, HttpStateBackend, type HttpStateBackendOptions } from './http-state-backend.ts';
 export type { ControlAction } from './sql/control.ts';
 export type { TaskRow, WorkerRow } from './sql/rows.ts';

@@ -25,6 +25,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { DroverError } from '../errors.ts';
 import type { Logger } from '../providers/types.ts';
+import { isConnectionError } from '../store/connection-error.ts';
 import type { Db, Queryable } from '../store/types.ts';
 import {
   assignmentsPrint,
@@ -76,41 +77,6 @@ export interface SchedulerOptions {
 }
 
 const SILENT: Logger = { info() {}, warn() {}, error() {} };
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08006',
-]);
-
-/**
- * The database could not be reached (as opposed to a query failing): only then are leases renewed when
- * it is back. Renewing after any error would let a persistent bug keep dead workers alive forever.
- */
-export function isConnectionError(e: unknown): boolean {
-  const err = e as { code?: unknown; message?: unknown; cause?: unknown } | null;
-  if (!err) return false;
-  if (typeof err.code === 'string' && (CONNECTION_CODES.has(err.code) || err.code === 'STORE_UNAVAILABLE'))
-    return true;
-  if (
-    typeof err.message === 'string' &&
-    /Connection terminated|connection is closed|connection error|timeout exceeded when trying to connect/i.test(
-      err.message,
-    )
-  ) {
-    return true;
-  }
-  return err.cause !== undefined && err.cause !== e ? isConnectionError(err.cause) : false;
-}
 
 export function toAssignment(t: Pick<TaskRow, 'id' | 'token' | 'kind' | 'spec' | 'control'>): Assignment {
   return { task_id: t.id, token: t.token, kind: t.kind, spec: t.spec, control: t.control };

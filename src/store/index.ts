@@ -22,6 +22,7 @@ export type { HistoryEntry, HistoryOptions, StateSummary } from './state-store.t
 export { loadMigrations, migrate } from './migrate.ts';
 export type { Migration } from './migrate.ts';
 export { redactUrl } from './pg-db.ts';
+export { isConnectionError } from './connection-error.ts';
 export { acquireDataDirLock, isProcessAlive, LOCK_FILE } from './data-dir-lock.ts';
 export { DEFAULT_DATA_DIR } from './pglite-db.ts';
 

@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { DroverError } from '../errors.ts';
+import { isConnectionError } from './connection-error.ts';
 import type { Db, QueryResult, Queryable } from './types.ts';
 
 const { Pool, types } = pg;
@@ -33,31 +34,6 @@ const typeParsers = {
     return types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
   },
 } as pg.CustomTypesConfig;
-
-/** Errors that mean "the database is not reachable", as opposed to an error in the SQL. */
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'EPIPE',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '53300', // too_many_connections
-]);
-
-function isConnectionError(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || code.startsWith('08'))) return true;
-  const message = e instanceof Error ? e.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
-    message,
-  );
-}
 
 function unavailable(url: string, e: unknown): DroverError {
   const reason = e instanceof Error ? e.message || (e as { code?: string }).code || e.name : String(e);
