@@ -107,36 +107,6 @@ function resourceFromJson(j: ResourceJson): ResourceState {
   };
 }
 
-/** A drover_state_resources row as `json_agg` writes it (snake_case columns). */
-type ResourceRowJson = {
-  address: string;
-  type: string;
-  id: string;
-  properties: Record<string, unknown> | null;
-  attributes: Record<string, unknown> | null;
-  dependencies: string[] | null;
-  release_id: string | null;
-  execution_id: string | null;
-  status: string | null;
-};
-
-function resourceFromRow(r: ResourceRowJson): ResourceState {
-  return {
-    address: r.address,
-    type: r.type,
-    id: r.id,
-    properties: r.properties ?? {},
-    attributes: {
-      ...(r.attributes ?? {}),
-      id: (r.attributes?.['id'] as string | undefined) ?? r.id,
-    } as Attributes,
-    dependencies: r.dependencies ?? [],
-    ...(r.release_id != null ? { releaseId: r.release_id } : {}),
-    ...(r.execution_id != null ? { executionId: r.execution_id } : {}),
-    ...(r.status != null ? { status: r.status as TaskStatus } : {}),
-  };
-}
-
 function iso(v: unknown): string {
   return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
 }
@@ -154,7 +124,7 @@ const LOAD_SQL = `
   SELECT s.lineage::text AS lineage, s.serial,
     (SELECT json_agg(x ORDER BY x.address)::text FROM (
        SELECT r.address, r.type, r.id, r.properties, r.attributes, r.dependencies,
-              r.release_id, r.execution_id, r.status
+              r.release_id AS "releaseId", r.execution_id AS "executionId", r.status
          FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target) x) AS resources,
     COALESCE((SELECT jsonb_agg(jsonb_build_object(
                  'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
@@ -218,8 +188,8 @@ export class DbStateBackend implements StateBackend {
     }
     const resources = new Map<string, ResourceState>();
     if (row.resources !== null)
-      for (const r of JSON.parse(row.resources) as ResourceRowJson[])
-        resources.set(r.address, resourceFromRow(r));
+      for (const j of JSON.parse(row.resources) as ResourceJson[])
+        resources.set(j.address, resourceFromJson(j));
     const intents = new Map<string, Intent>();
     for (const i of row.intents) intents.set(i.address, i);
     return { flock, target, lineage: row.lineage, serial: Number(row.serial), resources, intents };
