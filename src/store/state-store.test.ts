@@ -48,6 +48,22 @@ describe('load', () => {
 });
 
 describe('commit', () => {
+  it('loads a resource with its release id, execution id and status as committed', async () => {
+    const task = res('deploy', 'd-1', {
+      type: 'drover.deployment',
+      releaseId: 'rel-1',
+      executionId: 'ex-1',
+      status: 'SUCCEEDED',
+    });
+    const plain = res('bucket', 'b-1');
+    await state.commit('web', 'prod', { kind: 'put', resource: task, action: 'create' });
+    await state.commit('web', 'prod', { kind: 'put', resource: plain, action: 'create' });
+    const snap = await state.load('web', 'prod');
+    expect(snap.resources.get('deploy')).toEqual(task);
+    expect(snap.resources.get('bucket')).toEqual(plain);
+    expect('releaseId' in snap.resources.get('bucket')!).toBe(false);
+  });
+
   it('records puts and removes with serial + 1, full history and reloadable resources', async () => {
     const { lineage } = await state.load('web', 'prod');
     const r1 = res('bucket', 'b-1', { dependencies: ['net'] });
