@@ -18,7 +18,8 @@ const P = 32;
 
 const sim = await startSimProcess(['--latency', String(LATENCY)], benchKeys);
 process.env.DROVER_SIM_URL = sim.url;
-const store = await benchStore();
+// The apply runs in this process as `drover apply` runs in its own: the store opened as the CLI opens it.
+const store = await benchStore({ shortLived: true });
 const { db, where } = store;
 const flock = layeredFlock(N, DEPTH, 7);
 try {

@@ -16,15 +16,17 @@ export const benchKeys = {
 /**
  * A fresh store for one benchmark run, as the tests get theirs: a new PGlite directory, or a new database
  * on the server DATABASE_URL names (dropped by cleanup) — never a database that holds anything else.
+ * `shortLived`: opened as a CLI command opens its store (StoreOptions.shortLived), for benchmarks that
+ * measure what one `drover` command does in its own process.
  */
-export async function benchStore(): Promise<{
+export async function benchStore(opts: { readonly shortLived?: boolean } = {}): Promise<{
   db: Db;
   where: string;
   url?: string;
   dataDir?: string;
   cleanup(): Promise<void>;
 }> {
-  const t = await openTestDb();
+  const t = await openTestDb(opts);
   return {
     db: t.db,
     where: t.url ? 'postgresql' : 'pglite',

@@ -90,12 +90,14 @@ export async function openLocalEngine(
   const http = httpClient(loaded.config, io.env);
   let db;
   try {
-    db = await openStore(
-      resolveStoreOptions(
+    db = await openStore({
+      ...resolveStoreOptions(
         { dataDir: resolve(flags.dataDir ?? DEFAULT_DATA_DIR), databaseUrl: flags.databaseUrl },
         io.env,
       ),
-    );
+      // One command, then the process ends (see StoreOptions.shortLived).
+      shortLived: true,
+    });
   } catch (e) {
     http.close();
     throw e;

@@ -56,7 +56,7 @@ export async function openStore(opts: StoreOptions = {}): Promise<Db> {
   }
   const db = opts.databaseUrl
     ? await openPgDb(opts.databaseUrl)
-    : await openPgliteDb(opts.dataDir ?? DEFAULT_DATA_DIR);
+    : await openPgliteDb(opts.dataDir ?? DEFAULT_DATA_DIR, { shortLived: opts.shortLived === true });
   try {
     await migrate(db);
   } catch (e) {

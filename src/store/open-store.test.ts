@@ -3,7 +3,7 @@
  * STORE_UNAVAILABLE errors for databases that cannot be reached.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -99,6 +99,28 @@ describe('PGlite data directory', () => {
     cleanups.push(() => again.close());
     expect((await new DbStateBackend(again).load('f', 't')).serial).toBe(1);
   });
+
+  it.skipIf(!existsSync('/proc/thread-self'))(
+    'shortLived (a CLI command) runs the database thread at nice 10 and the rest of the process as it was',
+    async () => {
+      const niceOf = (tid: string): number => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // Fields after "pid (comm) ": state is the 3rd field, nice the 19th.
+        return Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[16]);
+      };
+      const niced = (): string[] => readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 10);
+      const before = niced();
+      const mainBefore = niceOf(String(process.pid));
+      const db = await openStore({ dataDir: await dataDir(), shortLived: true });
+      cleanups.push(() => db.close());
+      const after = niced().filter((tid) => !before.includes(tid));
+      expect(after).toHaveLength(1);
+      expect(niceOf(String(process.pid))).toBe(mainBefore);
+      expect(after[0]).not.toBe(String(process.pid));
+      // And it is a working store.
+      expect((await new DbStateBackend(db).load('f', 't')).serial).toBe(0);
+    },
+  );
 
   it('refuses a second open in the same process with STATE_LOCKED (exit code 3)', async () => {
     const dir = await dataDir();

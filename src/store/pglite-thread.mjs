@@ -7,8 +7,23 @@
 //   { id, ok: true, result: { rows, rowCount } } | { id, ok: false, error: { message, code, ... } }.
 // Transactions: `begin: true` on a transaction's first statement runs BEGIN before it (one message, not
 // two); COMMIT/ROLLBACK are sent as 'exec'. The parent keeps transactions exclusive.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+
+// A lower CPU priority for this thread alone (workerData.nice, set for short-lived commands; see
+// pglite-db.ts). Linux schedules threads as tasks, each with its own nice value, and a thread may lower
+// its own priority without privileges; /proc/thread-self names this thread's task id. Elsewhere (no
+// /proc) os.setPriority would change the whole process, so nothing is done.
+if (workerData.nice) {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, workerData.nice);
+  } catch {
+    // Not Linux, or /proc not mounted: the thread keeps the process's priority.
+  }
+}
 
 function toResult(r) {
   if (!r) return { rows: [], rowCount: 0 };

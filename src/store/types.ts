@@ -30,4 +30,11 @@ export interface StoreOptions {
   readonly databaseUrl?: string;
   /** PGlite data directory (default ./.drover); the database lives in DATA_DIR/pgdata. */
   readonly dataDir?: string;
+  /**
+   * The process is short-lived (a CLI command, not a server): PGlite's WebAssembly runs as V8's
+   * baseline compiler makes it, without the background re-compilation of hot functions that pays off
+   * only in a long-running process, and its thread runs at a lower CPU priority than the event loop
+   * (on Linux). No effect on PostgreSQL. See `pglite-db.ts`.
+   */
+  readonly shortLived?: boolean;
 }

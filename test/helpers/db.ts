@@ -25,9 +25,9 @@ export interface TestDb {
   cleanup(): Promise<void>;
 }
 
-export async function openTestDb(): Promise<TestDb> {
+export async function openTestDb(opts: { readonly shortLived?: boolean } = {}): Promise<TestDb> {
   const adminUrl = process.env['DATABASE_URL'];
-  return adminUrl ? openPgTestDb(adminUrl) : openPgliteTestDb();
+  return adminUrl ? openPgTestDb(adminUrl) : openPgliteTestDb(opts);
 }
 
 /** `postgres://…/anything` with its database replaced by `name`. */
@@ -118,11 +118,11 @@ export async function freshPgliteDataDir(): Promise<string> {
   return dataDir;
 }
 
-async function openPgliteTestDb(): Promise<TestDb> {
+async function openPgliteTestDb(opts: { readonly shortLived?: boolean }): Promise<TestDb> {
   const dataDir = await freshPgliteDataDir();
   let db: Db;
   try {
-    db = await openStore({ dataDir });
+    db = await openStore({ dataDir, ...opts });
   } catch (e) {
     rmSync(dataDir, { recursive: true, force: true });
     throw e;
