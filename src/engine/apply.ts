@@ -127,10 +127,12 @@ export async function executePlan(
   };
 
   const ready: Node[] = [...nodes.values()].filter((n) => n.waitsFor.size === 0);
-  for (const node of ready) {
-    writeAhead(node);
-    for (const d of node.dependents) writeAhead(nodes.get(d)!);
-  }
+  // The ready operations' intents first, highest first (the order they start in), then their
+  // dependents': the group commit takes writes in order, so the first wave's intents are committed in
+  // the first batches instead of behind a batch of every intent written at the start.
+  const firstWave = [...ready].sort((a, b) => b.height - a.height);
+  for (const node of firstWave) writeAhead(node);
+  for (const node of firstWave) for (const d of node.dependents) writeAhead(nodes.get(d)!);
   // `running` counts operations holding a parallelism slot (provider work); `inflight` those not yet
   // settled (their state record may still be being written after they released their slot).
   let running = 0;

@@ -118,7 +118,7 @@ export async function apply(
     }
   }
   const rc = createRunContext(config, inputs, opts);
-  const refreshed = await refresh(rc);
+  const refreshed = await refresh(rc, { willWrite: true });
   if (saved && refreshed.snapshot.serial !== saved.state.serial) {
     throw new DroverError(
       'PLAN_STALE',

@@ -14,11 +14,16 @@ export interface Refreshed {
   readonly current: ReadonlyMap<string, Attributes | null>;
 }
 
-export async function refresh(rc: RunContext): Promise<Refreshed> {
+/** `willWrite`: an apply follows, so the state backend is told to get its writes ready meanwhile. */
+export async function refresh(
+  rc: RunContext,
+  opts: { readonly willWrite?: boolean } = {},
+): Promise<Refreshed> {
   const { state } = rc.opts;
   const { flock } = rc.config;
   const target = rc.target.name;
   let snapshot = await state.load(flock, target);
+  if (opts.willWrite) state.prepareWrites?.();
 
   if (snapshot.intents.size > 0) {
     // In parallel: an apply stopped early may leave many intents written ahead (see apply.ts).

@@ -74,4 +74,9 @@ export interface StateBackend {
     opts?: { clearIntent?: boolean },
   ): Promise<number>;
   clearIntent(flock: string, target: string, address: string): Promise<void>;
+  /**
+   * A hint, optional: writes follow soon (an apply has loaded its state and is planning). A backend
+   * may get its write path ready meanwhile; nothing is written, and the call returns at once.
+   */
+  prepareWrites?(): void;
 }

@@ -183,6 +183,43 @@ describe('inside a caller transaction', () => {
   });
 });
 
+describe('prepareWrites', () => {
+  it('leaves nothing behind, and the writes after it work as before', async () => {
+    state.prepareWrites();
+    state.prepareWrites(); // once per backend; a second call does nothing
+    await state.load('f', 't');
+    await state.putIntent('f', 't', {
+      address: 'a',
+      type: 'sim.bucket',
+      idempotencyKey: 'k-1',
+      properties: {},
+      dependencies: [],
+      createdAt: new Date().toISOString(),
+    });
+    expect(
+      await state.commit(
+        'f',
+        't',
+        { kind: 'put', resource: res('a', 'id-a'), action: 'create' },
+        { clearIntent: true },
+      ),
+    ).toBe(1);
+    const tables = [
+      'drover_states',
+      'drover_state_resources',
+      'drover_state_history',
+      'drover_state_intents',
+    ];
+    for (const table of tables) {
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table} WHERE flock = ''`,
+      );
+      expect(rows[0]!.n, table).toBe(0);
+    }
+    expect((await state.listStates()).map((s) => `${s.flock}/${s.target}:${s.serial}`)).toEqual(['f/t:1']);
+  });
+});
+
 describe('intents', () => {
   it('are recorded, replaced, cleared by commit and by clearIntent, without moving the serial', async () => {
     await state.load('f', 't');
