@@ -16,7 +16,10 @@ const { createSignedHttpClient } = await load('signing/index.js');
 const P = Number(process.env.BENCH_P ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const databaseUrl = process.env.DATABASE_URL;
-const db = await openStore(databaseUrl ? { databaseUrl } : { dataDir: process.env.BENCH_DATA_DIR });
+// Opened as `drover plan` opens its store (a short-lived command: StoreOptions.shortLived).
+const db = await openStore(
+  databaseUrl ? { databaseUrl } : { dataDir: process.env.BENCH_DATA_DIR, shortLived: true },
+);
 const parts = {
   catalog: defaultCatalog(),
   state: new DbStateBackend(db),
