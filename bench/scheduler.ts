@@ -20,9 +20,11 @@
  *
  *   npm run bench scheduler           BENCH_TASKS=200 npm run bench scheduler (quick check)
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ensureBuild } from './lib/build-issue3.ts';
 import { percentile, report } from './lib/report.ts';
-import { api, killAll, startWorkerProcess, waitFor, type Group } from './lib/procs-issue3.ts';
+import { killAll, startWorkerProcess, waitFor, type Group } from './lib/procs-issue3.ts';
 import { startBenchServer, waitForWorkers, type BenchServer } from './lib/server-issue3.ts';
 
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 1_000);
@@ -56,23 +58,32 @@ async function readTasks(bs: BenchServer, ids: readonly string[]): Promise<Row[]
   return r.rows;
 }
 
+/**
+ * Submits n tasks, SUBMIT_CONCURRENCY in flight, from a process of its own (lib/submit-child.mjs): the
+ * load generator's HTTP client must not run on the event loop of the server it measures.
+ */
 async function submitAll(bs: BenchServer, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  let next = 0;
-  const one = async (): Promise<void> => {
-    while (next < n) {
-      next++;
-      const r = await api<{ task_id: string }>(bs.server.url, 'POST', '/api/v1/tasks', {
-        token: bs.server.adminToken,
-        body: { kind: KIND, flock: { files: NOOP_FLOCK }, target: 'beta', artifacts: {} },
-        timeoutMs: 60_000,
-      });
-      if (r.status !== 201) throw new Error(`submit answered ${r.status}: ${JSON.stringify(r.body)}`);
-      ids.push(r.body.task_id);
-    }
-  };
-  await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, one));
-  return ids;
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./lib/submit-child.mjs', import.meta.url))], {
+    env: {
+      ...process.env,
+      BENCH_SUBMIT_URL: bs.server.url,
+      BENCH_SUBMIT_TOKEN: bs.server.adminToken,
+      BENCH_SUBMIT_N: String(n),
+      BENCH_SUBMIT_CONCURRENCY: String(SUBMIT_CONCURRENCY),
+      BENCH_SUBMIT_BODY: JSON.stringify({
+        kind: KIND,
+        flock: { files: NOOP_FLOCK },
+        target: 'beta',
+        artifacts: {},
+      }),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`the submitting process exited with ${code}`);
+  return (JSON.parse(out) as { ids: string[] }).ids;
 }
 
 async function waitAllEnded(

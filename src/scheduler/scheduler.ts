@@ -43,7 +43,7 @@ import {
 } from './protocol.ts';
 import type { Timing } from './timing.ts';
 import { claimOne, type Claimed } from './sql/claim.ts';
-import { completeTask, touchWorker } from './sql/complete.ts';
+import { completeThroughFence, touchWorker } from './sql/complete.ts';
 import { controlTask, type ControlAction } from './sql/control.ts';
 import { expireLeases } from './sql/expire.ts';
 import { lockTaskForFence, markRunning, type FencedTask } from './sql/fence.ts';
@@ -66,7 +66,12 @@ export interface SchedulerOptions {
   readonly log?: Logger;
   /** Assignments a task may lose to dead workers before it fails instead (default 5). */
   readonly maxAttempts?: number;
-  /** Called after every change that must be audited (the api layer records it in the same transaction). */
+  /**
+   * Called after every change that must be audited (the api layer records it in the same transaction).
+   * Submission, heartbeats and completions are one statement each and write their rows to
+   * `drover_audit` themselves, in that statement, when this is given (the same rows the api layer
+   * writes: actor, action, object, details).
+   */
   readonly audit?: (
     tx: Queryable,
     actor: string,
@@ -104,16 +109,61 @@ export function flockNameOf(files: Readonly<Record<string, string>>): string {
   return name;
 }
 
+/** The `Drover-Fence` of a call for `taskId`, parsed; STALE_FENCE when missing, malformed or another task's. */
+function checkFence(taskId: string, header: string | undefined): { taskId: string; token: number } {
+  const fence = parseFence(header);
+  if (!fence)
+    throw new DroverError('STALE_FENCE', 'missing or malformed Drover-Fence (TASK_ID:TOKEN)', {
+      details: { task: taskId },
+    });
+  if (fence.taskId !== taskId) {
+    throw new DroverError('STALE_FENCE', `Drover-Fence names task ${fence.taskId}, not ${taskId}`, {
+      details: { task: taskId },
+    });
+  }
+  return fence;
+}
+
+/** The error of a fenced call the task's current assignment does not allow. */
+function fenceRefusal(
+  taskId: string,
+  why: 'stale' | 'not-yours' | 'lease-expired',
+  details: { task: string; token: number; current: number; status: string },
+): DroverError {
+  switch (why) {
+    case 'stale':
+      return new DroverError(
+        'STALE_FENCE',
+        `task ${taskId}: token ${details.token} is not its current assignment`,
+        {
+          details,
+        },
+      );
+    case 'not-yours':
+      return new DroverError('STALE_FENCE', `task ${taskId} is not assigned to this worker`, { details });
+    case 'lease-expired':
+      return new DroverError('LEASE_EXPIRED', `the lease of task ${taskId}'s worker is not valid`, {
+        details,
+      });
+  }
+}
+
 export class Scheduler {
   readonly db: Db;
   readonly timing: Timing;
   private readonly log: Logger;
   private readonly maxAttempts: number;
   private readonly audit: NonNullable<SchedulerOptions['audit']>;
+  /** Audit rows are recorded (an `audit` was given); the one-statement paths write theirs in SQL. */
+  private readonly auditing: boolean;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Per worker, how many changes were announced (notify): lets a poll see one it was not waiting for. */
+  private readonly changes = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private assignQueued = false;
+  /** The last assignment pass stopped because no worker had room (see kick). */
+  private noRoom = false;
   private assigning: Promise<void> | undefined;
   private dbTrouble = false;
   private stopped = false;
@@ -124,6 +174,7 @@ export class Scheduler {
     this.log = opts.log ?? SILENT;
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.audit = opts.audit ?? (async () => {});
+    this.auditing = opts.audit !== undefined;
   }
 
   /** Renews every lease (a restarted scheduler never sees leases as expired), then sweeps periodically. */
@@ -195,9 +246,17 @@ export class Scheduler {
     await this.assignNow();
   }
 
-  /** Asks for an assignment pass soon (coalesced). */
-  kick(): void {
+  /**
+   * Asks for an assignment pass soon (coalesced). `new task`: only a task was added. If the last pass
+   * stopped because no worker had room, a new task changes nothing about that, so no pass is run for
+   * it: what frees room (a completion, a heartbeat with room, a registration, a cancel, the sweep) asks
+   * for one. With every worker busy, a burst of submissions would otherwise cost one futile claim each.
+   * Room freed by another server process is seen by this one's sweep.
+   */
+  kick(why: 'room' | 'new task' = 'room'): void {
     if (this.stopped) return;
+    if (why === 'new task' && this.noRoom) return;
+    this.noRoom = false;
     if (this.assigning) {
       this.assignQueued = true;
       return;
@@ -219,7 +278,11 @@ export class Scheduler {
           // One task per call (its own transaction): short locks, at most one worker row held at a time.
           while (!this.stopped) {
             const r = await claimOne(this.db, { leaseTtlMs: this.timing.leaseTtlMs });
-            if (r.kind !== 'assigned') break;
+            if (r.kind !== 'assigned') {
+              // Unless room was announced while this claim was on its way (that asked for another pass).
+              this.noRoom = r.kind === 'no-worker' && !this.assignQueued;
+              break;
+            }
             got.push(r.claimed);
             this.notify(r.claimed.workerId);
           }
@@ -292,13 +355,8 @@ export class Scheduler {
 
   async heartbeat(workerId: string, req: HeartbeatRequest, caller: Caller): Promise<HeartbeatResponse> {
     const tokenId = caller.role === 'worker' ? caller.tokenId : null;
-    const renewed = await this.db.transaction(async (tx) => {
-      const r = await renewLease(tx, workerId, req, tokenId);
-      if (r.status === 'ok')
-        for (const id of r.ended)
-          await this.audit(tx, 'system', 'task.cancelled', id, { reason: 'stopped by its worker' });
-      return r;
-    });
+    // One statement: the renewal and the audit rows of the tasks it ends commit together.
+    const renewed = await renewLease(this.db, workerId, req, tokenId, this.auditing);
     switch (renewed.status) {
       case 'ok':
         break;
@@ -347,6 +405,7 @@ export class Scheduler {
     known?: string,
   ): Promise<PollResponse> {
     const read = async (): Promise<PollView> => pollView(this.db, workerId);
+    const seenBefore = this.changes.get(workerId);
     // One statement answers both the checks and the first look.
     const view = await read();
     if (!view.worker)
@@ -367,9 +426,15 @@ export class Scheduler {
     if (print(first) !== initial) return { assignments: first };
     const deadline = Date.now() + Math.max(0, Math.min(waitMs, this.timing.pollMaxMs));
     let current = first;
+    // The change counter as it was before the read that `current` comes from: a change announced
+    // while that read was on its way (no waiter registered yet) is not lost, it makes the next look
+    // happen at once instead of a sweep interval later.
+    let seen = seenBefore;
     while (!this.stopped && !signal?.aborted && Date.now() < deadline) {
-      await this.waitForChange(workerId, Math.min(this.timing.sweepMs, deadline - Date.now()), signal);
+      if (this.changes.get(workerId) === seen)
+        await this.waitForChange(workerId, Math.min(this.timing.sweepMs, deadline - Date.now()), signal);
       if (this.stopped || signal?.aborted) break;
+      seen = this.changes.get(workerId);
       current = (await read()).tasks.map(toAssignment);
       if (print(current) !== initial) break;
     }
@@ -394,6 +459,7 @@ export class Scheduler {
   }
 
   private notify(workerId: string): void {
+    this.changes.set(workerId, (this.changes.get(workerId) ?? 0) + 1);
     const set = this.waiters.get(workerId);
     if (set) for (const wake of [...set]) wake();
   }
@@ -402,12 +468,13 @@ export class Scheduler {
 
   async submit(spec: TaskSpec, caller: Caller): Promise<TaskRow> {
     const flock = flockNameOf(spec.flock.files);
-    const task = await this.db.transaction(async (tx) => {
-      const t = await insertTask(tx, { id: randomUUID(), flock, spec, createdBy: caller.name });
-      await this.audit(tx, caller.name, 'task.submit', t.id, { kind: spec.kind, flock, target: spec.target });
-      return t;
-    });
-    this.kick();
+    // One statement: the task and its audit row commit together.
+    const task = await insertTask(
+      this.db,
+      { id: randomUUID(), flock, spec, createdBy: caller.name },
+      this.auditing ? { actor: caller.name, details: { kind: spec.kind, flock, target: spec.target } } : null,
+    );
+    this.kick('new task');
     return task;
   }
 
@@ -455,35 +522,16 @@ export class Scheduler {
     mode: 'share' | 'update',
     fn: (tx: Queryable, task: FencedTask) => Promise<T>,
   ): Promise<T> {
-    const fence = parseFence(fenceHeader);
-    if (!fence)
-      throw new DroverError('STALE_FENCE', 'missing or malformed Drover-Fence (TASK_ID:TOKEN)', {
-        details: { task: taskId },
-      });
-    if (fence.taskId !== taskId) {
-      throw new DroverError('STALE_FENCE', `Drover-Fence names task ${fence.taskId}, not ${taskId}`, {
-        details: { task: taskId },
-      });
-    }
+    const fence = checkFence(taskId, fenceHeader);
     return this.db.transaction(async (tx) => {
       const task = await lockTaskForFence(tx, taskId, { leaseTtlMs: this.timing.leaseTtlMs, mode });
       if (!task) throw new DroverError('TASK_NOT_FOUND', `no task ${taskId}`, { details: { task: taskId } });
       const details = { task: taskId, token: fence.token, current: task.token, status: task.status };
-      if (task.token !== fence.token || (task.status !== 'assigned' && task.status !== 'running')) {
-        throw new DroverError(
-          'STALE_FENCE',
-          `task ${taskId}: token ${fence.token} is not its current assignment`,
-          { details },
-        );
-      }
-      if (caller.role === 'worker' && task.worker_token_id !== caller.tokenId) {
-        throw new DroverError('STALE_FENCE', `task ${taskId} is not assigned to this worker`, { details });
-      }
-      if (!task.lease_valid) {
-        throw new DroverError('LEASE_EXPIRED', `the lease of task ${taskId}'s worker is not valid`, {
-          details,
-        });
-      }
+      if (task.token !== fence.token || (task.status !== 'assigned' && task.status !== 'running'))
+        throw fenceRefusal(taskId, 'stale', details);
+      if (caller.role === 'worker' && task.worker_token_id !== caller.tokenId)
+        throw fenceRefusal(taskId, 'not-yours', details);
+      if (!task.lease_valid) throw fenceRefusal(taskId, 'lease-expired', details);
       return fn(tx, task);
     });
   }
@@ -503,28 +551,42 @@ export class Scheduler {
     caller: Caller,
     outcome: { status: 'succeeded' | 'failed'; result?: unknown; error?: unknown },
   ): Promise<TaskRow['status']> {
-    const { status, workerId } = await this.fenced(taskId, fence, caller, 'update', async (tx, task) => {
-      // A failure after cancel/kill was asked for is the cancellation taking effect.
-      const final: 'succeeded' | 'failed' | 'cancelled' =
-        outcome.status === 'failed' && (task.control === 'cancel' || task.control === 'kill')
-          ? 'cancelled'
-          : outcome.status;
-      const ok = await completeTask(tx, taskId, {
-        status: final,
-        result: outcome.result,
-        error: outcome.error,
-      });
-      if (!ok)
+    const f = checkFence(taskId, fence);
+    // The checks of `fenced`, the ending (a failure after cancel/kill was asked for is the cancellation
+    // taking effect) and its audit row: one statement (sql/complete.ts).
+    const r = await completeThroughFence(this.db, {
+      taskId,
+      token: f.token,
+      callerTokenId: caller.role === 'worker' ? caller.tokenId : null,
+      leaseTtlMs: this.timing.leaseTtlMs,
+      status: outcome.status,
+      result: outcome.result,
+      error: outcome.error,
+      actor: caller.name,
+      audit: this.auditing,
+    });
+    switch (r.kind) {
+      case 'ok':
+        break;
+      case 'not-found':
+        throw new DroverError('TASK_NOT_FOUND', `no task ${taskId}`, { details: { task: taskId } });
+      case 'ended':
         throw new DroverError('STALE_FENCE', `task ${taskId} has ended already`, {
           details: { task: taskId },
         });
-      await this.audit(tx, caller.name, 'task.complete', taskId, { status: final, token: task.token });
-      return { status: final, workerId: task.worker_id };
-    });
-    if (workerId) {
-      await touchWorker(this.db, workerId).catch(() => {});
-      this.notify(workerId);
+      default:
+        throw fenceRefusal(taskId, r.kind, {
+          task: taskId,
+          token: f.token,
+          current: r.current,
+          status: r.status,
+        });
     }
+    const { status, workerId } = r;
+    if (workerId && !r.touched) await touchWorker(this.db, workerId).catch(() => {});
+    // No announcement to the worker's poll here: the worker knows its task ended (it reported it), and
+    // the assignment pass announces the next task it gets. Waking its poll now would answer it with the
+    // task gone and nothing new yet, and the next task would wait for a second poll.
     this.kick();
     return status;
   }

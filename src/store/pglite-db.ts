@@ -243,16 +243,27 @@ class PgliteDb implements Db {
     readonly dataDir: string,
   ) {}
 
+  /*
+   * The mutex orders what is POSTED to the database thread, not what waits for an answer. The thread
+   * runs its messages one after another in arrival order (pglite-thread.mjs), so a statement posted
+   * after a transaction's COMMIT runs after it, never inside it, and one posted before a BEGIN runs
+   * before it. So a plain statement holds the mutex only while it is posted, and a transaction until
+   * its COMMIT (or ROLLBACK) is posted. Holding it until the answer came back would leave the thread
+   * idle for every answer's trip to the event loop and the next statement's trip back — on a busy
+   * server that wait, not the database's own work, is what statements queue behind.
+   */
   async query<R = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<R>> {
     const release = await this.#mutex.lock();
+    let answer: Promise<QueryResult<R>>;
     try {
-      return await run<R>(this.thread, sql, params);
+      answer = run<R>(this.thread, sql, params);
     } finally {
       release();
     }
+    return answer;
   }
 
   readonly #locks = new Set<string>();
@@ -276,25 +287,34 @@ class PgliteDb implements Db {
     // Inside fn, use tx only: a query on the Db itself waits for this transaction to end.
     const release = await this.#mutex.lock();
     // BEGIN travels with the transaction's first statement (one message to the database thread, not
-    // two); a transaction that ran no statement has nothing to commit.
+    // two); a transaction that ran no statement has nothing to commit. The mutex is released once the
+    // COMMIT or ROLLBACK is posted (see query).
     let begun = false;
+    let released = false;
+    const post = (sql: 'COMMIT' | 'ROLLBACK'): Promise<QueryResult<unknown>> => {
+      const answer = this.thread.call({ op: 'exec', sql });
+      released = true;
+      release();
+      return answer;
+    };
     try {
+      let out: T;
       try {
-        const out = await fn({
+        out = await fn({
           query: <R>(sql: string, params?: readonly unknown[]) => {
             const begin = !begun;
             begun = true;
             return run<R>(this.thread, sql, params, begin);
           },
         });
-        if (begun) await this.thread.call({ op: 'exec', sql: 'COMMIT' });
-        return out;
       } catch (e) {
-        if (begun) await this.thread.call({ op: 'exec', sql: 'ROLLBACK' }).catch(() => {});
+        if (begun) await post('ROLLBACK').catch(() => {});
         throw e;
       }
+      if (begun) await post('COMMIT');
+      return out;
     } finally {
-      release();
+      if (!released) release();
     }
   }
 

@@ -5,8 +5,9 @@
 //
 // Protocol (parentPort): { id, op: 'query' | 'exec' | 'close', sql?, params?, begin? } →
 //   { id, ok: true, result: { rows, rowCount } } | { id, ok: false, error: { message, code, ... } }.
-// Transactions: `begin: true` on a transaction's first statement runs BEGIN before it (one message, not
-// two); COMMIT/ROLLBACK are sent as 'exec'. The parent keeps transactions exclusive.
+// Messages are handled one at a time in arrival order. Transactions: `begin: true` on a transaction's
+// first statement runs BEGIN before it (one message, not two); COMMIT/ROLLBACK are sent as 'exec'.
+// The parent posts nothing else between a BEGIN and its COMMIT or ROLLBACK.
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -66,7 +67,14 @@ try {
   parentPort.postMessage({ id: 0, ok: false, error: toError(e) });
 }
 
-parentPort.on('message', async (msg) => {
+// Strictly one message after another, in arrival order: the parent relies on it (a statement posted
+// after a COMMIT runs after it; a transaction's statements run in the order posted, BEGIN first).
+let previous = Promise.resolve();
+parentPort.on('message', (msg) => {
+  previous = previous.then(() => handle(msg));
+});
+
+async function handle(msg) {
   try {
     let result;
     if (msg.begin) await pg.exec('BEGIN');
@@ -90,4 +98,4 @@ parentPort.on('message', async (msg) => {
   } catch (e) {
     parentPort.postMessage({ id: msg.id, ok: false, error: toError(e) });
   }
-});
+}

@@ -44,20 +44,23 @@ type Reply =
   | { status: 'unknown' | 'forbidden' | 'gone' };
 
 /**
- * One call of `drover_renew_lease` (migration 0005), which does, in this order: check that the caller's
- * token registered the worker (`tokenId` null: an admin, not checked), lock the worker row, renew the
- * lease from the moment of receipt (clock_timestamp()), mark the assigned tasks the heartbeat names as
- * running, end the cancelled or killed tasks it no longer names, and read back what is assigned now.
+ * One call of `drover_renew_lease` (migrations 0005, 0006), which does, in this order: check that the
+ * caller's token registered the worker (`tokenId` null: an admin, not checked), lock the worker row,
+ * renew the lease from the moment of receipt (clock_timestamp()), mark the assigned tasks the heartbeat
+ * names as running, end the cancelled or killed tasks it no longer names (with `audit`, recording a
+ * `task.cancelled` audit row for each), and read back what is assigned now. One statement, so one
+ * transaction: no caller needs to wrap it in one.
  */
 export async function renewLease(
   q: Queryable,
   workerId: string,
   heartbeat: { seq: number; tasks: readonly string[] },
   tokenId: string | null,
+  audit: boolean,
 ): Promise<RenewResult> {
   const { rows } = await q.query<{ r: Reply }>(
-    `SELECT drover_renew_lease($1, $2::bigint, $3::text[], $4) AS r`,
-    [workerId, heartbeat.seq, heartbeat.tasks, tokenId],
+    `SELECT drover_renew_lease($1, $2::bigint, $3::text[], $4, $5) AS r`,
+    [workerId, heartbeat.seq, heartbeat.tasks, tokenId, audit],
   );
   const r = rows[0]!.r;
   if (r.status !== 'ok') return { status: r.status };

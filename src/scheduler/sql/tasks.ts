@@ -5,15 +5,35 @@ import type { Queryable } from '../../store/types.ts';
 import type { TaskSpec } from '../protocol.ts';
 import { ACTIVE, ms, TASK_COLUMNS, WORKER_COLUMNS, type TaskRow, type WorkerRow } from './rows.ts';
 
+/**
+ * A new queued task, and — with `audit` — its `task.submit` audit row, in ONE statement (so one
+ * transaction: the task and its audit row commit together, in one round trip).
+ */
 export async function insertTask(
   q: Queryable,
   t: { id: string; flock: string; spec: TaskSpec; createdBy: string | null },
+  audit: { readonly actor: string; readonly details: unknown } | null = null,
 ): Promise<TaskRow> {
   const { rows } = await q.query<TaskRow>(
-    `INSERT INTO drover_tasks AS t (id, kind, flock, target, spec, created_by)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-     RETURNING ${TASK_COLUMNS('t')}`,
-    [t.id, t.spec.kind, t.flock, t.spec.target, JSON.stringify(t.spec), t.createdBy],
+    `WITH t AS (
+       INSERT INTO drover_tasks AS t (id, kind, flock, target, spec, created_by)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+       RETURNING t.*),
+     a AS (
+       INSERT INTO drover_audit (actor, action, object, details)
+       SELECT $7, 'task.submit', t.id, $8::jsonb FROM t WHERE $9)
+     SELECT ${TASK_COLUMNS('t')} FROM t`,
+    [
+      t.id,
+      t.spec.kind,
+      t.flock,
+      t.spec.target,
+      JSON.stringify(t.spec),
+      t.createdBy,
+      audit?.actor ?? null,
+      JSON.stringify(audit?.details ?? null),
+      audit !== null,
+    ],
   );
   return rows[0]!;
 }
