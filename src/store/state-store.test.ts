@@ -302,3 +302,38 @@ describe('stateAt', () => {
     await expect(state.stateAt('f', 'nope', 0)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+describe('the store under concurrent callers', () => {
+  it('a statement issued while a transaction is open never runs inside it; transactions stay whole', async () => {
+    const db = t.db;
+    await db.query('CREATE TABLE pipe_probe (n int)');
+    // A transaction that writes, waits (its session stays open meanwhile), writes again, and rolls back.
+    const rolledBack = db
+      .transaction(async (tx) => {
+        await tx.query('INSERT INTO pipe_probe VALUES (1)');
+        await new Promise((r) => setTimeout(r, 50));
+        await tx.query('INSERT INTO pipe_probe VALUES (2)');
+        throw new Error('roll it back');
+      })
+      .catch((e: Error) => e.message);
+    // Issued while it is open, without waiting for one another.
+    const plain = Array.from({ length: 20 }, (_, i) =>
+      db.query('INSERT INTO pipe_probe VALUES ($1)', [100 + i]),
+    );
+    const committed = Array.from({ length: 10 }, (_, i) =>
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO pipe_probe VALUES ($1)', [200 + i]);
+        await tx.query('INSERT INTO pipe_probe VALUES ($1)', [300 + i]);
+      }),
+    );
+    expect(await rolledBack).toBe('roll it back');
+    await Promise.all([...plain, ...committed]);
+    const { rows } = await db.query<{ n: number }>('SELECT n FROM pipe_probe ORDER BY n');
+    const expected = [
+      ...Array.from({ length: 20 }, (_, i) => 100 + i),
+      ...Array.from({ length: 10 }, (_, i) => 200 + i),
+      ...Array.from({ length: 10 }, (_, i) => 300 + i),
+    ];
+    expect(rows.map((r) => r.n)).toEqual(expected);
+  });
+});
