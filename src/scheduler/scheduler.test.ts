@@ -447,6 +447,25 @@ describe('scheduler', () => {
     ]);
   });
 
+  it('submissions that arrive together are each queued once, with their audit row', async () => {
+    const s = await server();
+    const ids = await Promise.all(Array.from({ length: 12 }, () => submit(s)));
+    expect(new Set(ids).size).toBe(12);
+    const rows = await s.db.query<{ id: string; status: string; n: number }>(
+      `SELECT t.id, t.status, (SELECT count(*)::int FROM drover_audit a
+                                 WHERE a.object = t.id AND a.action = 'task.submit') AS n
+         FROM drover_tasks t WHERE t.id = ANY($1::text[]) ORDER BY t.created_at, t.id`,
+      [ids],
+    );
+    expect(rows.rows).toHaveLength(12);
+    for (const r of rows.rows) expect(r).toMatchObject({ status: 'queued', n: 1 });
+    // A worker that registers afterwards gets the first in queue order first.
+    const w = await worker(s, 'w');
+    w.keepAlive();
+    const first = rows.rows[0]!.id;
+    await assignedTo(s, first, w.id);
+  });
+
   it('a restarted scheduler treats every lease as freshly renewed', async () => {
     const s1 = await server({ timing: { ...FAST_TIMING, leaseGraceMs: LONG_GRACE } });
     const w = await worker(s1, 'w');

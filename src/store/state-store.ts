@@ -20,6 +20,7 @@ import type {
   StateSnapshot,
   TaskStatus,
 } from '../engine/state-types.ts';
+import { groupCommit, type GroupWriter } from './group-commit.ts';
 import type { Db, Queryable } from './types.ts';
 
 /** One recorded change. `after` is null when the change removed the resource. */
@@ -307,48 +308,12 @@ export class DbStateBackend implements StateBackend {
   }
 
   /*
-   * Group commit. Writes that arrive while another is in flight wait in `pending` and go together in
-   * the next round trip: one statement (drover_state_batch), so one transaction and one flush for the
-   * whole group. The first write of a quiet period goes at once, so a lone operation waits no longer
-   * than before. Each caller's promise settles only once its own record is committed. If a batch
-   * fails, its writes are retried one by one, so a bad write fails only its own caller.
+   * Group commit (group-commit.ts): writes that arrive while another is in flight go together in the
+   * next round trip, one call of drover_state_batch, so one transaction and one flush for the group.
+   * Each caller's promise settles only once its own record is committed; a failed group is retried
+   * one write at a time, so a bad write fails only its own caller.
    */
-  private pending: { op: BatchOp; resolve: (serial: number) => void; reject: (e: unknown) => void }[] = [];
-  private flushing = false;
-
-  private write(op: BatchOp): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.pending.push({ op, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          const serials = await this.runBatch(batch.map((b) => b.op));
-          batch.forEach((b, i) => b.resolve(serials[i] ?? 0));
-        } catch (e) {
-          if (batch.length === 1) {
-            batch[0]!.reject(e);
-            continue;
-          }
-          for (const b of batch) {
-            try {
-              b.resolve((await this.runBatch([b.op]))[0] ?? 0);
-            } catch (err) {
-              b.reject(err);
-            }
-          }
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
+  private readonly write: GroupWriter<BatchOp, number> = groupCommit((ops) => this.runBatch(ops), MAX_BATCH);
 
   private async runBatch(ops: readonly BatchOp[]): Promise<number[]> {
     const { rows } = await this.db.query<{ serials: number[] }>(

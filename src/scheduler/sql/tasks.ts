@@ -5,37 +5,51 @@ import type { Queryable } from '../../store/types.ts';
 import type { TaskSpec } from '../protocol.ts';
 import { ACTIVE, ms, TASK_COLUMNS, WORKER_COLUMNS, type TaskRow, type WorkerRow } from './rows.ts';
 
+export interface NewTask {
+  readonly id: string;
+  readonly flock: string;
+  readonly spec: TaskSpec;
+  readonly createdBy: string | null;
+  /** With it, the task's `task.submit` audit row is written in the same statement. */
+  readonly audit: { readonly actor: string; readonly details: unknown } | null;
+}
+
 /**
- * A new queued task, and — with `audit` — its `task.submit` audit row, in ONE statement (so one
- * transaction: the task and its audit row commit together, in one round trip).
+ * New queued tasks, and their `task.submit` audit rows, in ONE statement (one transaction: each task
+ * and its audit row commit together), in the order given; the rows come back in that order. Each
+ * task's created_at is the clock at its own insertion (clock_timestamp), not the statement's start; rows
+ * of one group can still share a value where the clock is coarse (PGlite), and then queue by id —
+ * submissions that arrive together have no order of their own.
  */
-export async function insertTask(
-  q: Queryable,
-  t: { id: string; flock: string; spec: TaskSpec; createdBy: string | null },
-  audit: { readonly actor: string; readonly details: unknown } | null = null,
-): Promise<TaskRow> {
-  const { rows } = await q.query<TaskRow>(
-    `WITH t AS (
-       INSERT INTO drover_tasks AS t (id, kind, flock, target, spec, created_by)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+export async function insertTasks(q: Queryable, tasks: readonly NewTask[]): Promise<TaskRow[]> {
+  const input = tasks.map((t, i) => ({
+    ord: i,
+    id: t.id,
+    kind: t.spec.kind,
+    flock: t.flock,
+    target: t.spec.target,
+    spec: t.spec,
+    created_by: t.createdBy,
+    actor: t.audit?.actor ?? null,
+    details: t.audit?.details ?? null,
+    audit: t.audit !== null,
+  }));
+  const { rows } = await q.query<TaskRow & { ord: number }>(
+    `WITH input AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS x(ord int, id text, kind text, flock text, target text, spec jsonb, created_by text,
+              actor text, details jsonb, audit boolean)),
+     t AS (
+       INSERT INTO drover_tasks AS t (id, kind, flock, target, spec, created_by, created_at)
+       SELECT id, kind, flock, target, spec, created_by, clock_timestamp() FROM input ORDER BY ord
        RETURNING t.*),
      a AS (
        INSERT INTO drover_audit (actor, action, object, details)
-       SELECT $7, 'task.submit', t.id, $8::jsonb FROM t WHERE $9)
-     SELECT ${TASK_COLUMNS('t')} FROM t`,
-    [
-      t.id,
-      t.spec.kind,
-      t.flock,
-      t.spec.target,
-      JSON.stringify(t.spec),
-      t.createdBy,
-      audit?.actor ?? null,
-      JSON.stringify(audit?.details ?? null),
-      audit !== null,
-    ],
+       SELECT actor, 'task.submit', id, details FROM input WHERE audit ORDER BY ord)
+     SELECT input.ord, ${TASK_COLUMNS('t')} FROM t JOIN input ON input.id = t.id ORDER BY input.ord`,
+    [JSON.stringify(input)],
   );
-  return rows[0]!;
+  return rows.map(({ ord: _ord, ...row }) => row);
 }
 
 export async function getTask(q: Queryable, taskId: string): Promise<TaskRow | null> {
