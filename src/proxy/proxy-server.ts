@@ -80,6 +80,9 @@ interface Registration {
 }
 
 /** Headers never copied from a task's request: hop-by-hop, routing, and anything the proxy itself sets. */
+/** Answers up to this size, with a content-length, are sent downstream in one write (sendUpstream). */
+const SMALL_RESPONSE_BYTES = 64 * 1024;
+
 const STRIPPED_REQUEST = new Set([
   'host',
   'connection',
@@ -534,13 +537,26 @@ export class SigningProxy {
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(upRes.headers))
         if (v !== undefined && !STRIPPED_RESPONSE.has(k)) out[k] = v;
-      res.writeHead(upRes.statusCode ?? 502, out);
-      upRes.pipe(res);
-      upRes.on('end', done);
       upRes.on('error', () => {
         done();
         res.destroy();
       });
+      const length = Number(upRes.headers['content-length']);
+      if (length >= 0 && length <= SMALL_RESPONSE_BYTES) {
+        // A small answer of known length (nearly every API answer) is gathered and sent in one write
+        // with its headers: a stream pipe's listeners and a write per chunk cost more than the bytes.
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => {
+          done();
+          res.writeHead(upRes.statusCode ?? 502, out);
+          res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        });
+        return;
+      }
+      res.writeHead(upRes.statusCode ?? 502, out);
+      upRes.pipe(res);
+      upRes.on('end', done);
     });
     up.on('error', (err) => {
       done();

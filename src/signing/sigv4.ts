@@ -6,14 +6,15 @@
  * async hashing, an HMAC per call to key its signing-key cache). This module computes the same bytes;
  * `sigv4.test.ts` checks it against SignatureV4 + `@aws-crypto/sha256-js` on generated requests.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import { SIGNING_REGION, SIGNING_SERVICE } from './constants.ts';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+/** One-shot `crypto.hash` (Node ≥ 20.12): ~3× cheaper than createHash().update().digest() per call. */
 export function sha256Hex(body: string): string {
-  return body === '' ? EMPTY_SHA256 : createHash('sha256').update(body).digest('hex');
+  return body === '' ? EMPTY_SHA256 : hash('sha256', body, 'hex');
 }
 
 /** RFC 3986 escaping as SigV4 wants it (encodeURIComponent also leaves !'()* alone). */
@@ -21,8 +22,13 @@ export function escapeUri(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** A path of unreserved characters and single slashes, no `.`/`..` segment: its canonical form is itself. */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~]+)*\/?$/;
+
 /** Normalised, then escaped once more (SigV4 for every service but S3 double-encodes the path). */
 export function canonicalPath(path: string): string {
+  // Nearly every path is plain (`/regions/r/buckets/b-1`): normalising and escaping change nothing.
+  if (PLAIN_PATH.test(path)) return path;
   const segs: string[] = [];
   for (const seg of path.split('/')) {
     if (seg === '' || seg === '.') continue;
@@ -52,10 +58,17 @@ export function canonicalQuery(params: URLSearchParams | undefined): string {
     .join('&');
 }
 
-/** `Date` → `YYYYMMDDTHHMMSSZ`. */
+let lastDateSecond = NaN;
+let lastDate = '';
+
+/** `Date` → `YYYYMMDDTHHMMSSZ` (the last second's string is kept: every call of a second shares it). */
 export function amzDate(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second === lastDateSecond) return lastDate;
   const s = d.toISOString();
-  return `${s.slice(0, 4)}${s.slice(5, 7)}${s.slice(8, 10)}T${s.slice(11, 13)}${s.slice(14, 16)}${s.slice(17, 19)}Z`;
+  lastDate = `${s.slice(0, 4)}${s.slice(5, 7)}${s.slice(8, 10)}T${s.slice(11, 13)}${s.slice(14, 16)}${s.slice(17, 19)}Z`;
+  lastDateSecond = second;
+  return lastDate;
 }
 
 const MAX_KEYS = 256;
@@ -75,7 +88,11 @@ function signingKey(secret: string, day: string): Buffer {
   return k;
 }
 
+/** A value with no line break, tab, doubled space, or space at either end: already canonical. */
+const NEEDS_TRIM = /[\r\n\t]|  |^ | $/;
+
 function canonicalHeaderValue(v: string): string {
+  if (!NEEDS_TRIM.test(v)) return v;
   return v
     .replace(/[\r\n]/g, ' ')
     .replace(/[ \t]+/g, ' ')
@@ -110,7 +127,7 @@ export function computeSignature(i: SignatureInput): SignatureOutput {
   const canonicalRequest = `${i.method}\n${canonicalPath(i.path)}\n${canonicalQuery(i.query)}\n${canonicalHeaders}\n${signedHeaders}\n${i.payloadHash}`;
   const day = i.longDate.slice(0, 8);
   const scope = `${day}/${SIGNING_REGION}/${SIGNING_SERVICE}/aws4_request`;
-  const stringToSign = `${ALGORITHM}\n${i.longDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
+  const stringToSign = `${ALGORITHM}\n${i.longDate}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
   const signature = createHmac('sha256', signingKey(i.secret, day)).update(stringToSign).digest('hex');
   return { signature, signedHeaders, scope };
 }
