@@ -3,6 +3,7 @@
 // client work (HTTP, JSON) would otherwise run on the event loop of the server it measures — the
 // benchmark runs the server in its own process — as submissions from other machines never do.
 // Plain JavaScript with node:http (a keep-alive agent): started with plain `node`, no loader.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 
 const url = new URL('/api/v1/tasks', process.env.BENCH_SUBMIT_URL);

@@ -89,7 +89,7 @@ function signingKey(secret: string, day: string): Buffer {
 }
 
 /** A value with no line break, tab, doubled space, or space at either end: already canonical. */
-const NEEDS_TRIM = /[\r\n\t]|  |^ | $/;
+const NEEDS_TRIM = /[\r\n\t]| {2}|^ | $/;
 
 function canonicalHeaderValue(v: string): string {
   if (!NEEDS_TRIM.test(v)) return v;
