@@ -16,8 +16,12 @@ import {
   taskSpec,
   waitFor,
   type Json,
+  STEADY_TIMING,
   type TestServer,
 } from '../server/test-harness.ts';
+import type { Db } from '../store/types.ts';
+import { Scheduler } from './scheduler.ts';
+import { resolveTiming } from './timing.ts';
 import {
   assignmentsPrint,
   canonicalJson,
@@ -445,6 +449,46 @@ describe('scheduler', () => {
       'task.kill',
       'task.cancelled',
     ]);
+  });
+
+  it('a poll does not miss an assignment announced while its read was on the way', async () => {
+    // The poll's read runs, then its answer is held back while a task is assigned and announced: no
+    // waiter is registered at that moment. With sweeps 10 s apart, a lost announcement would leave the
+    // poll waiting its whole wait_ms and answering "nothing".
+    let hold: Promise<void> | undefined;
+    let readDone!: () => void;
+    const readRan = new Promise<void>((r) => (readDone = r));
+    const db: Db = {
+      kind: tdb.db.kind,
+      transaction: (fn) => tdb.db.transaction(fn),
+      lock: (name) => tdb.db.lock(name),
+      close: async () => {},
+      query: async <R>(sql: string, params?: readonly unknown[]) => {
+        const answer = await tdb.db.query<R>(sql, params);
+        if (hold && sql.includes('SELECT w.token_id, w.status')) {
+          const h = hold;
+          hold = undefined;
+          readDone();
+          await h;
+        }
+        return answer;
+      },
+    };
+    const s = new Scheduler({ db, timing: resolveTiming({ ...STEADY_TIMING, sweepMs: 10_000 }, {}) });
+    const caller = { tokenId: 'admin-token', name: 'admin', role: 'admin' as const };
+    const reg = await s.register({ name: 'w', host: 'h', pid: 1, proxy_pid: 2 }, caller);
+    let release!: () => void;
+    hold = new Promise<void>((r) => (release = r));
+    const started = Date.now();
+    const polled = s.poll(reg.worker_id, 3_000, caller, undefined, assignmentsPrint([]));
+    await readRan;
+    const task = await s.submit(taskSpec(), caller);
+    await s.assignNow();
+    release();
+    const answer = await polled;
+    expect(answer.assignments.map((a) => a.task_id)).toEqual([task.id]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await s.stop();
   });
 
   it('submissions that arrive together are each queued once, with their audit row', async () => {

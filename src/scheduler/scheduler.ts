@@ -188,8 +188,12 @@ export class Scheduler {
     64,
   );
   private readonly waiters = new Map<string, Set<() => void>>();
-  /** Per worker, how many changes were announced (notify): lets a poll see one it was not waiting for. */
-  private readonly changes = new Map<string, number>();
+  /**
+   * Per worker with a poll in progress: how many polls, and how many changes were announced (notify)
+   * since the first of them began — so a poll sees a change it was not waiting for. An entry lives only
+   * while a poll of that worker does.
+   */
+  private readonly watched = new Map<string, { polls: number; changes: number }>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private assignQueued = false;
@@ -446,8 +450,27 @@ export class Scheduler {
     signal?: AbortSignal,
     known?: string,
   ): Promise<PollResponse> {
+    let watch = this.watched.get(workerId);
+    if (!watch) this.watched.set(workerId, (watch = { polls: 0, changes: 0 }));
+    watch.polls += 1;
+    try {
+      return await this.pollWatched(workerId, watch, waitMs, caller, signal, known);
+    } finally {
+      watch.polls -= 1;
+      if (watch.polls === 0) this.watched.delete(workerId);
+    }
+  }
+
+  private async pollWatched(
+    workerId: string,
+    watch: { readonly changes: number },
+    waitMs: number,
+    caller: Caller,
+    signal: AbortSignal | undefined,
+    known: string | undefined,
+  ): Promise<PollResponse> {
     const read = async (): Promise<PollView> => pollView(this.db, workerId);
-    const seenBefore = this.changes.get(workerId);
+    const seenBefore = watch.changes;
     // One statement answers both the checks and the first look.
     const view = await read();
     if (!view.worker)
@@ -473,10 +496,10 @@ export class Scheduler {
     // happen at once instead of a sweep interval later.
     let seen = seenBefore;
     while (!this.stopped && !signal?.aborted && Date.now() < deadline) {
-      if (this.changes.get(workerId) === seen)
+      if (watch.changes === seen)
         await this.waitForChange(workerId, Math.min(this.timing.sweepMs, deadline - Date.now()), signal);
       if (this.stopped || signal?.aborted) break;
-      seen = this.changes.get(workerId);
+      seen = watch.changes;
       current = (await read()).tasks.map(toAssignment);
       if (print(current) !== initial) break;
     }
@@ -501,7 +524,8 @@ export class Scheduler {
   }
 
   private notify(workerId: string): void {
-    this.changes.set(workerId, (this.changes.get(workerId) ?? 0) + 1);
+    const watch = this.watched.get(workerId);
+    if (watch) watch.changes += 1;
     const set = this.waiters.get(workerId);
     if (set) for (const wake of [...set]) wake();
   }
