@@ -2,7 +2,8 @@
  * plan-noop: 10,000 resources already in sync (simulator latency 0). Measures the plan's wall time and peak
  * RSS (in a process of its own, running the compiled build as production does) and, in that same process,
  * a bare loop of the same 10,000 signed GETs at the same parallelism. Plan and loop alternate
- * BENCH_ROUNDS (5) times and their medians are compared; the first (cold) plan is printed too, and
+ * BENCH_ROUNDS (5) times and their medians are compared (CPU time of each is printed beside, for
+ * comparing changes on a shared machine); the first (cold) plan is printed too, and
  * peak RSS is taken right after it. Goal: plan ≤ 1.5 × bare loop, RSS ≤ 400 MB.
  */
 import { spawn } from 'node:child_process';
@@ -59,6 +60,8 @@ try {
     plan_first_ms: number;
     plans_ms: number[];
     loops_ms: number[];
+    plan_cpu_ms: number;
+    loop_cpu_ms: number;
     rss_mb: number;
     changes: number;
   };
@@ -74,6 +77,8 @@ try {
       first_plan_ms: m.plan_first_ms,
       'first_plan/loop': m.plan_first_ms / m.loop_ms,
       rounds: `plans ${m.plans_ms.map((x) => x.toFixed(0)).join('/')} loops ${m.loops_ms.map((x) => x.toFixed(0)).join('/')}`,
+      plan_cpu_ms: m.plan_cpu_ms,
+      bare_loop_cpu_ms: m.loop_cpu_ms,
       peak_rss_mb: m.rss_mb,
       changes: m.changes,
     },

@@ -93,7 +93,7 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
       for (const k of [...new Set([...Object.keys(values), ...Object.keys(prior.properties)])].sort()) {
         const before = prior.properties[k];
         const a = after(k);
-        if (unknown.has(k) || !isDeepStrictEqual(before, a)) {
+        if (unknown.has(k) || (before !== a && !isDeepStrictEqual(before, a))) {
           changes.push({
             path: k,
             before,

@@ -2,28 +2,61 @@
  * @module engine/pool — bounded parallelism for refresh (a flat list; apply has its own DAG scheduler).
  */
 
+/**
+ * Runs fn over items that may arrive over time, with at most `limit` in flight: `push` them as they
+ * come, then `finish()`, which resolves once all have run and rejects with the first error after all
+ * in flight settled. After an error no further item is started.
+ */
+export class Lanes<T> {
+  private readonly items: T[] = [];
+  private next = 0;
+  private running = 0;
+  private failed = false;
+  private firstError: unknown;
+  private finished: (() => void) | null = null;
+
+  constructor(
+    private readonly limit: number,
+    private readonly fn: (item: T) => Promise<void>,
+  ) {}
+
+  push(batch: readonly T[]): void {
+    for (const item of batch) this.items.push(item);
+    while (this.running < this.limit && this.next < this.items.length && !this.failed) {
+      this.running++;
+      void this.lane();
+    }
+  }
+
+  async finish(): Promise<void> {
+    if (this.running > 0) await new Promise<void>((resolve) => (this.finished = resolve));
+    if (this.failed) throw this.firstError;
+  }
+
+  private async lane(): Promise<void> {
+    while (this.next < this.items.length && !this.failed) {
+      const item = this.items[this.next++] as T;
+      try {
+        await this.fn(item);
+      } catch (e) {
+        if (!this.failed) {
+          this.failed = true;
+          this.firstError = e;
+        }
+      }
+    }
+    this.running--;
+    if (this.running === 0) this.finished?.();
+  }
+}
+
 /** Runs fn over items with at most `limit` in flight; rejects with the first error after all settle. */
 export async function mapLimit<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
-  let firstError: unknown;
-  let failed = false;
-  const lane = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (e) {
-        if (!failed) {
-          failed = true;
-          firstError = e;
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failed) throw firstError;
+  const lanes = new Lanes(limit, fn);
+  lanes.push(items);
+  await lanes.finish();
 }

@@ -4,9 +4,9 @@
  */
 import type { Attributes } from '../providers/types.ts';
 import type { RunContext } from './context.ts';
-import { mapLimit } from './pool.ts';
+import { Lanes, mapLimit } from './pool.ts';
 import { withRetry } from './retry.ts';
-import type { StateSnapshot } from './state-types.ts';
+import type { ResourceState, StateSnapshot } from './state-types.ts';
 
 export interface Refreshed {
   readonly snapshot: StateSnapshot;
@@ -22,7 +22,36 @@ export async function refresh(
   const { state } = rc.opts;
   const { flock } = rc.config;
   const target = rc.target.name;
-  let snapshot = await state.load(flock, target);
+  const current = new Map<string, Attributes | null>();
+  let total = 0;
+  let done = 0;
+  const reads = new Lanes<ResourceState>(rc.parallelism, async (r) => {
+    const type = rc.typeOf(r.type);
+    if (type.kind === 'task') {
+      current.set(r.address, r.attributes);
+    } else {
+      const { value } = await withRetry(
+        () => type.read(rc.providerContext(r.type), r.id, { ...r.properties }),
+        rc.retry,
+        undefined,
+        rc.signal,
+      );
+      current.set(r.address, value);
+    }
+    done++;
+    if (done === total || done % 100 === 0) rc.opts.onEvent?.({ kind: 'refresh', done, total });
+  });
+  // Reads start with the first resources a streaming backend hands over, while the rest of a large
+  // state is still being read; a state with intents to resolve first is read only once it is whole.
+  const queued = new Set<string>();
+  let snapshot = await state.load(flock, target, {
+    onResources: (batch, head) => {
+      if (head.intents > 0) return;
+      total = head.total;
+      for (const r of batch) queued.add(r.address);
+      reads.push(batch);
+    },
+  });
   if (opts.willWrite) state.prepareWrites?.();
 
   if (snapshot.intents.size > 0) {
@@ -64,25 +93,12 @@ export async function refresh(
     snapshot = await state.load(flock, target);
   }
 
-  const entries = [...snapshot.resources.values()];
-  const current = new Map<string, Attributes | null>();
-  let done = 0;
-  await mapLimit(entries, rc.parallelism, async (r) => {
-    const type = rc.typeOf(r.type);
-    if (type.kind === 'task') {
-      current.set(r.address, r.attributes);
-    } else {
-      const { value } = await withRetry(
-        () => type.read(rc.providerContext(r.type), r.id, { ...r.properties }),
-        rc.retry,
-        undefined,
-        rc.signal,
-      );
-      current.set(r.address, value);
-    }
-    done++;
-    if (done === entries.length || done % 100 === 0)
-      rc.opts.onEvent?.({ kind: 'refresh', done, total: entries.length });
-  });
+  // Whatever was not handed over while loading (a backend that does not stream, or a state that had
+  // intents) is read now.
+  total = snapshot.resources.size;
+  const rest: ResourceState[] = [];
+  for (const r of snapshot.resources.values()) if (!queued.has(r.address)) rest.push(r);
+  reads.push(rest);
+  await reads.finish();
   return { snapshot, current };
 }

@@ -59,8 +59,23 @@ export type StateChange =
  * Where the engine records state: the database directly (local mode, server) or the server's API
  * through the signing proxy (a task on a worker, fenced by its lease token).
  */
+/** What `StateBackend.load` may tell its caller while the snapshot is still being read. */
+export interface LoadOptions {
+  /**
+   * Resources of the snapshot as they arrive, in address order, each once, before `load` resolves (the
+   * snapshot still holds them all). `head` is what the snapshot holds in all. A refresh starts reading
+   * resources from their provider while the rest of a large state is still on its way. A backend that
+   * cannot stream its snapshot never calls it.
+   */
+  readonly onResources?: (
+    batch: readonly ResourceState[],
+    head: { readonly total: number; readonly intents: number },
+  ) => void;
+}
+
 export interface StateBackend {
-  load(flock: string, target: string): Promise<StateSnapshot>;
+  /** One consistent snapshot: serial, resources and intents as one read saw them. */
+  load(flock: string, target: string, opts?: LoadOptions): Promise<StateSnapshot>;
   /** Records an intent; a transaction of its own. */
   putIntent(flock: string, target: string, intent: Intent): Promise<void>;
   /**

@@ -6,6 +6,7 @@ import { openTestDb, type TestDb } from '../../test/helpers/db.ts';
 import type { ResourceState } from '../engine/state-types.ts';
 import { DroverError } from '../errors.ts';
 import { DbStateBackend } from './state-store.ts';
+import type { Db } from './types.ts';
 
 function res(address: string, id: string, extra: Partial<ResourceState> = {}): ResourceState {
   return {
@@ -44,6 +45,88 @@ describe('load', () => {
     const other = await state.load('web', 'eu-west');
     expect(other.lineage).not.toBe(a.lineage);
     expect((await state.history('web', 'us-east')).length).toBe(0);
+  });
+});
+
+describe('streamed load', () => {
+  it('hands over every resource once, in address order and in pages, and resolves the same snapshot', async () => {
+    const paged = new DbStateBackend(t.db, { pageSize: 4 });
+    for (let i = 0; i < 10; i++)
+      await paged.commit('f', 't', { kind: 'put', resource: res(`r${i}`, `id-${i}`), action: 'create' });
+    const batches: string[][] = [];
+    const heads: { total: number; intents: number }[] = [];
+    const snap = await paged.load('f', 't', {
+      onResources: (batch, head) => {
+        batches.push(batch.map((r) => r.address));
+        heads.push(head);
+      },
+    });
+    expect(batches).toEqual([
+      ['r0', 'r1', 'r2', 'r3'],
+      ['r4', 'r5', 'r6', 'r7'],
+      ['r8', 'r9'],
+    ]);
+    expect(heads).toEqual(Array(3).fill({ total: 10, intents: 0 }));
+    const plain = await paged.load('f', 't');
+    expect(snap).toEqual(plain);
+    expect([...snap.resources.keys()]).toEqual([...plain.resources.keys()]);
+  });
+
+  it('is one snapshot: a commit made while the pages are read is not in it', async () => {
+    let late: Promise<number> | undefined;
+    // On PostgreSQL the commit runs on another connection, and the later pages wait until it is done;
+    // on PGlite (one session) it waits for the load's transaction, so there it cannot get in anyway.
+    const waitsForLate = t.db.kind === 'pg';
+    const db: Db = {
+      ...t.db,
+      kind: t.db.kind,
+      query: (sql, params) => t.db.query(sql, params),
+      transaction: (fn) =>
+        t.db.transaction((tx) =>
+          fn({
+            query: async (sql, params) => {
+              if (waitsForLate && late && sql.includes('json_agg')) await late;
+              return tx.query(sql, params);
+            },
+          }),
+        ),
+    };
+    const paged = new DbStateBackend(db, { pageSize: 2 });
+    for (let i = 0; i < 6; i++)
+      await paged.commit('f', 't', { kind: 'put', resource: res(`r${i}`, `id-${i}`), action: 'create' });
+    const snap = await paged.load('f', 't', {
+      onResources: () => {
+        late ??= new DbStateBackend(t.db).commit('f', 't', {
+          kind: 'put',
+          resource: res('r35', 'id-35'), // sorts into the last page
+          action: 'create',
+        });
+      },
+    });
+    expect(await late).toBe(7);
+    expect(snap.serial).toBe(6);
+    expect([...snap.resources.keys()]).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    expect((await paged.load('f', 't')).resources.has('r35')).toBe(true);
+  });
+
+  it('tells how many intents are pending, and streams nothing for a state never written', async () => {
+    const paged = new DbStateBackend(t.db, { pageSize: 2 });
+    const calls: unknown[] = [];
+    const fresh = await paged.load('new', 't', { onResources: (b, h) => calls.push([b.length, h]) });
+    expect(fresh.serial).toBe(0);
+    expect(calls).toEqual([]);
+    await paged.commit('f', 't', { kind: 'put', resource: res('a', 'a-1'), action: 'create' });
+    await paged.putIntent('f', 't', {
+      address: 'b',
+      type: 'sim.bucket',
+      idempotencyKey: 'k-b',
+      properties: {},
+      dependencies: [],
+      createdAt: new Date().toISOString(),
+    });
+    const snap = await paged.load('f', 't', { onResources: (b, h) => calls.push([b.length, h]) });
+    expect(calls).toEqual([[1, { total: 1, intents: 1 }]]);
+    expect([...snap.intents.keys()]).toEqual(['b']);
   });
 });
 

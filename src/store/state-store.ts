@@ -14,6 +14,7 @@ import { DroverError } from '../errors.ts';
 import type { Attributes } from '../providers/types.ts';
 import type {
   Intent,
+  LoadOptions,
   ResourceState,
   StateBackend,
   StateChange,
@@ -97,10 +98,12 @@ function resourceFromJson(j: ResourceJson): ResourceState {
     type: j.type,
     id: j.id,
     properties: j.properties ?? {},
-    attributes: {
-      ...(j.attributes ?? {}),
-      id: (j.attributes?.['id'] as string | undefined) ?? j.id,
-    } as Attributes,
+    // Attributes carry the id; stored ones nearly always do already (no copy then: a large state is
+    // 10,000 of them, loaded for every plan).
+    attributes:
+      j.attributes?.['id'] != null
+        ? (j.attributes as Attributes)
+        : ({ ...(j.attributes ?? {}), id: j.id } as Attributes),
     dependencies: j.dependencies ?? [],
     ...(j.releaseId != null ? { releaseId: j.releaseId } : {}),
     ...(j.executionId != null ? { executionId: j.executionId } : {}),
@@ -133,6 +136,47 @@ const LOAD_SQL = `
                  'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', ${ISO_UTC})) ORDER BY i.address)
                FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb) AS intents
   FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
+
+/*
+ * A streamed load (LoadOptions.onResources) reads the same snapshot in pages, in one read-only
+ * REPEATABLE READ transaction, so every page sees what the head saw: the head (serial, intents, how many
+ * resources), then pages of PAGE_SIZE resources in address order (keyset: after the last address of the
+ * page before). The next page is asked for before the one at hand is parsed and handed on, so the
+ * database produces page n + 1 while the engine starts reading page n's resources from their providers.
+ */
+const HEAD_SQL = `
+  SELECT s.lineage::text AS lineage, s.serial,
+    (SELECT count(*) FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target)::int
+      AS count,
+    COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                 'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
+                 'properties', i.properties, 'dependencies', i.dependencies,
+                 'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', ${ISO_UTC})) ORDER BY i.address)
+               FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb) AS intents
+  FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
+
+const PAGE_SQL = `
+  SELECT json_agg(x ORDER BY x.address)::text AS resources, max(x.address) AS last FROM (
+    SELECT r.address, r.type, r.id, r.properties, r.attributes, r.dependencies,
+           r.release_id AS "releaseId", r.execution_id AS "executionId", r.status
+      FROM drover_state_resources r
+     WHERE r.flock = $1 AND r.target = $2 AND r.address > $3
+     ORDER BY r.address LIMIT $4) x`;
+
+/** Resources per page of a streamed load: the first arrives in ~10 ms on PGlite, and the rest follow. */
+const PAGE_SIZE = 1000;
+
+interface HeadRow {
+  lineage: string;
+  serial: number;
+  count: number;
+  intents: IntentJson[];
+}
+
+interface PageRow {
+  resources: string | null;
+  last: string | null;
+}
 
 interface LoadRow {
   lineage: string;
@@ -179,7 +223,15 @@ type BatchOp =
  * can check a lease and commit atomically: `db.transaction((tx) => new DbStateBackend(tx).commit(…))`.
  */
 export class DbStateBackend implements StateBackend {
-  constructor(private readonly db: Queryable) {}
+  private readonly pageSize: number;
+
+  /** `pageSize`: resources per page of a streamed load (tests use small pages). */
+  constructor(
+    private readonly db: Queryable,
+    opts: { readonly pageSize?: number } = {},
+  ) {
+    this.pageSize = Math.max(1, opts.pageSize ?? PAGE_SIZE);
+  }
 
   private prepared = false;
 
@@ -236,7 +288,13 @@ export class DbStateBackend implements StateBackend {
     }).catch(() => {});
   }
 
-  async load(flock: string, target: string): Promise<StateSnapshot> {
+  async load(flock: string, target: string, opts: LoadOptions = {}): Promise<StateSnapshot> {
+    const db = this.db as Partial<Db>;
+    if (opts.onResources && typeof db.transaction === 'function') {
+      const onResources = opts.onResources;
+      const streamed = await db.transaction((tx) => this.loadPaged(tx, flock, target, onResources));
+      if (streamed) return streamed;
+    }
     let row = (await this.db.query<LoadRow>(LOAD_SQL, [flock, target])).rows[0];
     if (!row) {
       await this.db.query(
@@ -254,6 +312,43 @@ export class DbStateBackend implements StateBackend {
     const intents = new Map<string, Intent>();
     for (const i of row.intents) intents.set(i.address, i);
     return { flock, target, lineage: row.lineage, serial: Number(row.serial), resources, intents };
+  }
+
+  /** The streamed load (see PAGE_SQL); null for a state never written (load creates its row). */
+  private async loadPaged(
+    tx: Queryable,
+    flock: string,
+    target: string,
+    onResources: NonNullable<LoadOptions['onResources']>,
+  ): Promise<StateSnapshot | null> {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const head = (await tx.query<HeadRow>(HEAD_SQL, [flock, target])).rows[0];
+    if (!head) return null;
+    const intents = new Map<string, Intent>();
+    for (const i of head.intents) intents.set(i.address, i);
+    const info = { total: Number(head.count), intents: intents.size };
+    const resources = new Map<string, ResourceState>();
+    const page = (after: string): Promise<{ rows: PageRow[] }> =>
+      tx.query<PageRow>(PAGE_SQL, [flock, target, after, this.pageSize]);
+    // Pages are full but the last (the snapshot cannot change under the transaction), so there is a
+    // next page while fewer than the count were asked for.
+    let asked = 0;
+    let pending = asked < info.total ? page('') : null;
+    while (pending) {
+      asked += this.pageSize;
+      const row = (await pending).rows[0];
+      if (!row?.resources || row.last === null) break;
+      // The next page is on its way while this one is parsed and handed on.
+      pending = asked < info.total ? page(row.last) : null;
+      const batch: ResourceState[] = [];
+      for (const j of JSON.parse(row.resources) as ResourceJson[]) {
+        const r = resourceFromJson(j);
+        resources.set(r.address, r);
+        batch.push(r);
+      }
+      onResources(batch, info);
+    }
+    return { flock, target, lineage: head.lineage, serial: Number(head.serial), resources, intents };
   }
 
   async putIntent(flock: string, target: string, intent: Intent): Promise<void> {
