@@ -118,6 +118,13 @@ function iso(v: unknown): string {
 // Timestamps inside JSON are formatted in SQL so they do not depend on the session's TimeZone.
 const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
+/** A state row's (`s`) pending intents as one JSON array, for the load statements below. */
+const INTENTS_OF_STATE = `COALESCE((SELECT jsonb_agg(jsonb_build_object(
+      'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
+      'properties', i.properties, 'dependencies', i.dependencies,
+      'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', ${ISO_UTC})) ORDER BY i.address)
+    FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb)`;
+
 /**
  * One statement, so the serial, resources and intents are one consistent snapshot. The resources come
  * as ONE json text (`json_agg` of the plain rows, parsed here): about 4× cheaper for the database than
@@ -130,11 +137,7 @@ const LOAD_SQL = `
        SELECT r.address, r.type, r.id, r.properties, r.attributes, r.dependencies,
               r.release_id AS "releaseId", r.execution_id AS "executionId", r.status
          FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target) x) AS resources,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                 'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
-                 'properties', i.properties, 'dependencies', i.dependencies,
-                 'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', ${ISO_UTC})) ORDER BY i.address)
-               FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb) AS intents
+    ${INTENTS_OF_STATE} AS intents
   FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
 
 /*
@@ -148,11 +151,7 @@ const HEAD_SQL = `
   SELECT s.lineage::text AS lineage, s.serial,
     (SELECT count(*) FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target)::int
       AS count,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                 'address', i.address, 'type', i.type, 'idempotencyKey', i.idempotency_key,
-                 'properties', i.properties, 'dependencies', i.dependencies,
-                 'createdAt', to_char(i.created_at AT TIME ZONE 'UTC', ${ISO_UTC})) ORDER BY i.address)
-               FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb) AS intents
+    ${INTENTS_OF_STATE} AS intents
   FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
 
 const PAGE_SQL = `
