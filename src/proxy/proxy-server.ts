@@ -436,8 +436,8 @@ export class SigningProxy {
     const method = req.method ?? 'GET';
     const target = this.resolveTarget(req);
     if (!this.admit(ep, res)) return;
-    const raw = await readBody(req, MAX_BODY_BYTES);
-    const body = raw.toString('utf8');
+    // The body's bytes as they came: signed and sent unchanged (a task may send any content type).
+    const body = await readBody(req, MAX_BODY_BYTES);
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -461,7 +461,7 @@ export class SigningProxy {
       this.warnedUnsigned = true;
       out = { ...headers, host: target.host };
     }
-    if (body !== '') out['content-length'] = String(Buffer.byteLength(body));
+    if (body.length > 0) out['content-length'] = String(body.length);
     this.sendUpstream(ep, method, target, out, body, res);
   }
 
@@ -511,7 +511,7 @@ export class SigningProxy {
     method: string,
     target: URL,
     headers: Record<string, string>,
-    body: string,
+    body: Buffer,
     res: http.ServerResponse,
   ): void {
     const timeoutMs = this.registration?.upstreamTimeoutMs ?? FALLBACK_UPSTREAM_TIMEOUT_MS;
@@ -584,7 +584,7 @@ export class SigningProxy {
       // The task went away mid-call: do not leave its request running on its behalf.
       if (!res.writableFinished) up.destroy(new UpstreamCut('client-gone'));
     });
-    up.end(body === '' ? undefined : body);
+    up.end(body.length === 0 ? undefined : body);
   }
 
   /** Destroys every upstream call of a task now, and every upstream socket it has open (idle ones too). */

@@ -16,7 +16,8 @@ export interface SignableRequest {
   /** Absolute URL. */
   readonly url: string | URL;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /** Exactly the bytes sent (a string is sent, and hashed, as UTF-8). */
+  readonly body?: string | Uint8Array;
 }
 
 /** Headers the caller must not set: the signer computes them. */

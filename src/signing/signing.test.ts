@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DroverError } from '../errors.ts';
 import {
@@ -54,6 +55,21 @@ describe('signRequest', () => {
       ]),
     );
     expect(signedList).not.toContain('user-agent');
+  });
+
+  it('hashes a body given as bytes by its bytes, and a string by its UTF-8 bytes', async () => {
+    const text = '{"name":"ünïcode"}';
+    const asBytes = await signRequest(
+      { method: 'PUT', url: URL_, headers: {}, body: Buffer.from(text, 'utf8') },
+      creds,
+    );
+    const asText = await signRequest({ method: 'PUT', url: URL_, headers: {}, body: text }, creds);
+    expect(asBytes['x-amz-content-sha256']).toBe(asText['x-amz-content-sha256']);
+    const binary = Buffer.from([0xff, 0xfe, 0x00]);
+    const b = await signRequest({ method: 'PUT', url: URL_, headers: {}, body: binary }, creds);
+    expect(b['x-amz-content-sha256']).toBe(createHash('sha256').update(binary).digest('hex'));
+    const empty = await signRequest({ method: 'PUT', url: URL_, headers: {}, body: Buffer.alloc(0) }, creds);
+    expect(empty['x-amz-content-sha256']).toBe(createHash('sha256').digest('hex'));
   });
 
   it('uses a fresh nonce per call, so identical calls have different signatures', async () => {

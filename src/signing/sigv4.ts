@@ -13,8 +13,9 @@ export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** One-shot `crypto.hash` (Node ≥ 20.12): ~3× cheaper than createHash().update().digest() per call. */
-export function sha256Hex(body: string): string {
-  return body === '' ? EMPTY_SHA256 : hash('sha256', body, 'hex');
+/** Of a body's bytes (a string is hashed as its UTF-8 bytes). */
+export function sha256Hex(body: string | Uint8Array): string {
+  return body.length === 0 ? EMPTY_SHA256 : hash('sha256', body, 'hex');
 }
 
 /** RFC 3986 escaping as SigV4 wants it (encodeURIComponent also leaves !'()* alone). */

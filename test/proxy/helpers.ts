@@ -16,6 +16,8 @@ export interface Recorded {
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: string;
+  /** The body's bytes as they arrived. */
+  readonly raw: Buffer;
   /** Set when the caller's connection closed before the answer was sent. */
   aborted: boolean;
   answered: boolean;
@@ -52,6 +54,7 @@ export async function startUpstream(): Promise<Running & { readonly seen: Record
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        raw: Buffer.concat(chunks),
         aborted: false,
         answered: false,
         at: Date.now(),
@@ -132,12 +135,14 @@ export async function startStubScheduler(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const text = raw.toString('utf8');
       state.requests.push({
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
         body: text,
+        raw,
         aborted: false,
         answered: true,
       });
@@ -240,7 +245,7 @@ export function rawRequest(
     method?: string;
     path: string;
     headers?: Record<string, string>;
-    body?: string;
+    body?: string | Buffer;
     timeoutMs?: number;
   },
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

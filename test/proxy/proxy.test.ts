@@ -2,6 +2,7 @@
  * The signing proxy with real sockets: a stand-in scheduler (signed acks), a recording upstream, the proxy
  * in-process (so a clock can be injected) and once as its own process.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -154,6 +155,29 @@ describe('signing proxy', () => {
     const toServer = r.sched.requests.at(-1)!;
     expect(toServer.headers.authorization).toBe(`Bearer ${r.sched.token}`);
     expect(toServer.headers['drover-fence']).toBe('t1:3');
+  });
+
+  it('signs and sends a body byte for byte, whatever its content (not decoded as text)', async () => {
+    const r = await rig();
+    r.sched.tasks.set('t1', { token: 3, kind: 'noop', spec: {}, control: 'run' });
+    await r.heartbeat(['t1']);
+    const ep = await r.open('t1', 3);
+    // Not valid UTF-8: decoding it as text would replace bytes and break the payload hash.
+    const bytes = Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80, 0x41, 0x0a]);
+    const res = await rawRequest(ep, {
+      method: 'PUT',
+      path: '/',
+      body: bytes,
+      headers: {
+        'drover-target-url': `${r.upstream.url}/blobs/b1`,
+        'content-type': 'application/octet-stream',
+      },
+    });
+    expect(res.status).toBe(200);
+    const seen = r.upstream.seen.at(-1)!;
+    expect(seen.raw.equals(bytes)).toBe(true);
+    expect(seen.headers['content-length']).toBe(String(bytes.length));
+    expect(seen.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
   it('refuses before any acknowledged heartbeat, for tasks the ack does not list, and for an older token', async () => {
