@@ -67,7 +67,7 @@ export { withRetry, DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
 /** Refresh (resolving pending intents), then plan. Changes no resource. */
 export async function plan(config: FlockConfig, inputs: RunInputs, opts: EngineOptions): Promise<Plan> {
   const rc = createRunContext(config, inputs, opts);
-  const refreshed = await refresh(rc);
+  const refreshed = await refresh(rc, { planOnly: true });
   return makePlan(rc, refreshed).plan;
 }
 

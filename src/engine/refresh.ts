@@ -14,10 +14,14 @@ export interface Refreshed {
   readonly current: ReadonlyMap<string, Attributes | null>;
 }
 
-/** `willWrite`: an apply follows, so the state backend is told to get its writes ready meanwhile. */
+/**
+ * `willWrite`: an apply follows, so the state backend is told to get its writes ready meanwhile.
+ * `planOnly`: only a plan follows (makePlan), which needs no stored attributes but deployment tasks'
+ * (every other resource's come from its provider's answer here), so the load may leave them out.
+ */
 export async function refresh(
   rc: RunContext,
-  opts: { readonly willWrite?: boolean } = {},
+  opts: { readonly willWrite?: boolean; readonly planOnly?: boolean } = {},
 ): Promise<Refreshed> {
   const { state } = rc.opts;
   const { flock } = rc.config;
@@ -45,6 +49,14 @@ export async function refresh(
   // state is still being read; a state with intents to resolve first is read only once it is whole.
   const queued = new Set<string>();
   let snapshot = await state.load(flock, target, {
+    ...(opts.planOnly && !opts.willWrite
+      ? {
+          attributesOnlyFor: rc.opts.catalog
+            .types()
+            .filter((t) => t.kind === 'task')
+            .map((t) => t.type),
+        }
+      : {}),
     onResources: (batch, head) => {
       if (head.intents > 0) return;
       total = head.total;

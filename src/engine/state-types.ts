@@ -71,6 +71,13 @@ export interface LoadOptions {
     batch: readonly ResourceState[],
     head: { readonly total: number; readonly intents: number },
   ) => void;
+  /**
+   * A hint for a streamed load: only resources of these types need their stored attributes; the others
+   * may carry `{ id }` alone. A plan (never an apply) asks this with its deployment task types: every
+   * other resource's attributes come from its provider's answer in the refresh, and the stored ones of
+   * a 10,000-resource state are half of what the database renders and the engine parses and holds.
+   */
+  readonly attributesOnlyFor?: readonly string[];
 }
 
 export interface StateBackend {

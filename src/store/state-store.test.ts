@@ -109,6 +109,27 @@ describe('streamed load', () => {
     expect((await paged.load('f', 't')).resources.has('r35')).toBe(true);
   });
 
+  it('leaves stored attributes out but for the types asked for (a plan), and only then', async () => {
+    const paged = new DbStateBackend(t.db, { pageSize: 2 });
+    const task = res('deploy', 'd-1', {
+      type: 'drover.deployment',
+      attributes: { id: 'd-1', status: 'SUCCEEDED', outputs: { url: 'u' } },
+    });
+    await paged.commit('f', 't', { kind: 'put', resource: task, action: 'create' });
+    await paged.commit('f', 't', { kind: 'put', resource: res('b', 'b-1'), action: 'create' });
+    await paged.commit('f', 't', { kind: 'put', resource: res('c', 'c-1'), action: 'create' });
+    const lite = await paged.load('f', 't', {
+      onResources: () => {},
+      attributesOnlyFor: ['drover.deployment'],
+    });
+    expect(lite.resources.get('deploy')?.attributes).toEqual(task.attributes);
+    expect(lite.resources.get('b')?.attributes).toEqual({ id: 'b-1' });
+    expect(lite.resources.get('c')?.properties).toEqual(res('c', 'c-1').properties);
+    const full = await paged.load('f', 't', { onResources: () => {} });
+    expect(full.resources.get('b')?.attributes).toEqual({ id: 'b-1', arn: 'arn:b-1' });
+    expect(full).toEqual(await paged.load('f', 't'));
+  });
+
   it('tells how many intents are pending, and streams nothing for a state never written', async () => {
     const paged = new DbStateBackend(t.db, { pageSize: 2 });
     const calls: unknown[] = [];

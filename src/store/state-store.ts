@@ -156,7 +156,9 @@ const HEAD_SQL = `
 
 const PAGE_SQL = `
   SELECT json_agg(x ORDER BY x.address)::text AS resources, max(x.address) AS last FROM (
-    SELECT r.address, r.type, r.id, r.properties, r.attributes, r.dependencies,
+    SELECT r.address, r.type, r.id, r.properties,
+           CASE WHEN $5::text[] IS NULL OR r.type = ANY($5::text[]) THEN r.attributes END AS attributes,
+           r.dependencies,
            r.release_id AS "releaseId", r.execution_id AS "executionId", r.status
       FROM drover_state_resources r
      WHERE r.flock = $1 AND r.target = $2 AND r.address > $3
@@ -290,8 +292,10 @@ export class DbStateBackend implements StateBackend {
   async load(flock: string, target: string, opts: LoadOptions = {}): Promise<StateSnapshot> {
     const db = this.db as Partial<Db>;
     if (opts.onResources && typeof db.transaction === 'function') {
-      const onResources = opts.onResources;
-      const streamed = await db.transaction((tx) => this.loadPaged(tx, flock, target, onResources));
+      const { onResources } = opts;
+      const streamed = await db.transaction((tx) =>
+        this.loadPaged(tx, flock, target, { ...opts, onResources }),
+      );
       if (streamed) return streamed;
     }
     let row = (await this.db.query<LoadRow>(LOAD_SQL, [flock, target])).rows[0];
@@ -318,8 +322,9 @@ export class DbStateBackend implements StateBackend {
     tx: Queryable,
     flock: string,
     target: string,
-    onResources: NonNullable<LoadOptions['onResources']>,
+    opts: LoadOptions & Required<Pick<LoadOptions, 'onResources'>>,
   ): Promise<StateSnapshot | null> {
+    const { onResources } = opts;
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const head = (await tx.query<HeadRow>(HEAD_SQL, [flock, target])).rows[0];
     if (!head) return null;
@@ -328,7 +333,7 @@ export class DbStateBackend implements StateBackend {
     const info = { total: Number(head.count), intents: intents.size };
     const resources = new Map<string, ResourceState>();
     const page = (after: string): Promise<{ rows: PageRow[] }> =>
-      tx.query<PageRow>(PAGE_SQL, [flock, target, after, this.pageSize]);
+      tx.query<PageRow>(PAGE_SQL, [flock, target, after, this.pageSize, opts.attributesOnlyFor ?? null]);
     // Pages are full but the last (the snapshot cannot change under the transaction), so there is a
     // next page while fewer than the count were asked for.
     let asked = 0;
