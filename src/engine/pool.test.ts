@@ -43,6 +43,21 @@ describe('Lanes', () => {
     expect(settled).toBe(2);
   });
 
+  it('halt: starts nothing more, waits for what runs, and rejects with the reason', async () => {
+    const started: number[] = [];
+    let settled = 0;
+    const lanes = new Lanes<number>(1, async (n) => {
+      started.push(n);
+      await tick(5);
+      settled++;
+    });
+    lanes.push([1, 2, 3]);
+    lanes.halt(new Error('load failed'));
+    await expect(lanes.finish()).rejects.toThrow('load failed');
+    expect(started).toEqual([1]);
+    expect(settled).toBe(1);
+  });
+
   it('finishes at once with nothing pushed', async () => {
     await new Lanes<number>(4, () => Promise.reject(new Error('never'))).finish();
   });

@@ -28,6 +28,13 @@ export class Lanes<T> {
     }
   }
 
+  /** Starts nothing more; `finish()` then rejects with `reason` (unless an item failed first). */
+  halt(reason: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.firstError = reason;
+  }
+
   async finish(): Promise<void> {
     if (this.running > 0) await new Promise<void>((resolve) => (this.finished = resolve));
     if (this.failed) throw this.firstError;

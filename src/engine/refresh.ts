@@ -48,7 +48,7 @@ export async function refresh(
   // Reads start with the first resources a streaming backend hands over, while the rest of a large
   // state is still being read; a state with intents to resolve first is read only once it is whole.
   const queued = new Set<string>();
-  let snapshot = await state.load(flock, target, {
+  const loading = state.load(flock, target, {
     ...(opts.planOnly && !opts.willWrite
       ? {
           attributesOnlyFor: rc.opts.catalog
@@ -64,6 +64,15 @@ export async function refresh(
       reads.push(batch);
     },
   });
+  let snapshot: StateSnapshot;
+  try {
+    snapshot = await loading;
+  } catch (e) {
+    // Reads already started from the first pages must not go on behind a failed refresh.
+    reads.halt(e);
+    await reads.finish().catch(() => undefined);
+    throw e;
+  }
   if (opts.willWrite) state.prepareWrites?.();
 
   if (snapshot.intents.size > 0) {

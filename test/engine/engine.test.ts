@@ -10,6 +10,8 @@ import { loadFlock } from '../../src/config/index.ts';
 import { apply, comparePlans, plan, renderPlan, type ApplyOptions } from '../../src/engine/index.ts';
 import { DroverError } from '../../src/errors.ts';
 import { defaultCatalog } from '../../src/providers/index.ts';
+import type { StateBackend } from '../../src/engine/index.ts';
+import type { HttpClient } from '../../src/providers/types.ts';
 import { DbStateBackend } from '../../src/store/index.ts';
 import { openTestDb, type TestDb } from '../helpers/db.ts';
 import { startTestSim, type TestSim } from '../helpers/sim.ts';
@@ -261,6 +263,50 @@ ${Array.from({ length: 20 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
     } finally {
       await flaky.close();
     }
+  });
+
+  it('a state load that fails after its first resources leaves no read running behind the error', async () => {
+    write(`${header('e-10')}resources:
+${Array.from({ length: 40 }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: lb${i} } }`).join('\n')}
+`);
+    const config = await loadFlock(dir, catalog);
+    expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
+    const real = new DbStateBackend(tdb.db, { pageSize: 10 });
+    let inFlight = 0;
+    let startedAfter = 0;
+    let failed = false;
+    const state: StateBackend = {
+      load: (flock, target, o) =>
+        real.load(flock, target, {
+          ...o,
+          onResources: (batch, head) => {
+            o?.onResources?.(batch, head);
+            throw new Error('the database went away');
+          },
+        }),
+      putIntent: (...a) => real.putIntent(...a),
+      commit: (...a) => real.commit(...a),
+      clearIntent: (...a) => real.clearIntent(...a),
+    };
+    const http: HttpClient = {
+      request: async (req) => {
+        if (failed) startedAfter++;
+        inFlight++;
+        try {
+          await new Promise((r) => setTimeout(r, 5));
+          return await sim.http.request(req);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    await expect(
+      plan(config, { target: 't1', artifacts: { app: 'v1' } }, opts({ state, http, parallelism: 4 })),
+    ).rejects.toThrow('the database went away');
+    failed = true;
+    expect(inFlight).toBe(0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(startedAfter).toBe(0);
   });
 
   it('a failed operation skips its dependents and records nothing for them', async () => {
