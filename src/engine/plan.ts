@@ -57,6 +57,15 @@ export function desiredResources(rc: RunContext): Map<string, ResourceConfig> {
   return out;
 }
 
+const NONE_UNKNOWN: ReadonlySet<string> = new Set();
+
+/** The keys of both, each once, sorted (once per resource of every plan: no intermediate arrays). */
+function propertyKeys(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): string[] {
+  const keys = Object.keys(a);
+  for (const k in b) if (Object.hasOwn(b, k) && !Object.hasOwn(a, k)) keys.push(k);
+  return keys.sort();
+}
+
 export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
   const { snapshot, current } = refreshed;
   const desired = desiredResources(rc);
@@ -76,7 +85,7 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
     const prior = snapshot.resources.get(address);
     const now = prior ? current.get(address) : undefined;
     const { values, unknownKeys } = resolveProperties(cfg, rc.scope(known));
-    const unknown = new Set(unknownKeys);
+    const unknown = unknownKeys.length === 0 ? NONE_UNKNOWN : new Set(unknownKeys);
 
     let action: Action;
     let reason: string | undefined;
@@ -90,7 +99,7 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
       for (const k of Object.keys(values).sort())
         changes.push({ path: k, before: undefined, after: after(k) });
     } else {
-      for (const k of [...new Set([...Object.keys(values), ...Object.keys(prior.properties)])].sort()) {
+      for (const k of propertyKeys(values, prior.properties)) {
         const before = prior.properties[k];
         const a = after(k);
         if (unknown.has(k) || (before !== a && !isDeepStrictEqual(before, a))) {

@@ -47,7 +47,8 @@ export async function refresh(
   });
   // Reads start with the first resources a streaming backend hands over, while the rest of a large
   // state is still being read; a state with intents to resolve first is read only once it is whole.
-  const queued = new Set<string>();
+  const batches: (readonly ResourceState[])[] = [];
+  let streamed = 0;
   const loading = state.load(flock, target, {
     ...(opts.planOnly && !opts.willWrite
       ? {
@@ -60,7 +61,8 @@ export async function refresh(
     onResources: (batch, head) => {
       if (head.intents > 0) return;
       total = head.total;
-      for (const r of batch) queued.add(r.address);
+      streamed += batch.length;
+      batches.push(batch);
       reads.push(batch);
     },
   });
@@ -114,12 +116,16 @@ export async function refresh(
     snapshot = await state.load(flock, target);
   }
 
-  // Whatever was not handed over while loading (a backend that does not stream, or a state that had
-  // intents) is read now.
+  // A backend that streams hands over every resource of its snapshot (LoadOptions.onResources), so
+  // there is nothing left to look up; whatever was not handed over (a backend that does not stream, a
+  // state that had intents, or one that streamed only part) is read now.
   total = snapshot.resources.size;
-  const rest: ResourceState[] = [];
-  for (const r of snapshot.resources.values()) if (!queued.has(r.address)) rest.push(r);
-  reads.push(rest);
+  if (streamed === 0) reads.push([...snapshot.resources.values()]);
+  else if (streamed !== total) {
+    const queued = new Set<string>();
+    for (const batch of batches) for (const r of batch) queued.add(r.address);
+    reads.push([...snapshot.resources.values()].filter((r) => !queued.has(r.address)));
+  }
   await reads.finish();
   return { snapshot, current };
 }

@@ -46,10 +46,11 @@ function abortError(signal: AbortSignal): Error {
 /**
  * Requests in flight per abort signal. One listener per signal, not one per request: a run hands the
  * same signal to thousands of calls, and adding and removing a listener on each is measurable there.
+ * The set is returned so that the request's end removes itself without looking it up again.
  */
 const inFlight = new WeakMap<AbortSignal, Set<http.ClientRequest>>();
 
-function track(signal: AbortSignal, cr: http.ClientRequest): void {
+function inFlightOf(signal: AbortSignal): Set<http.ClientRequest> {
   let set = inFlight.get(signal);
   if (!set) {
     const requests = new Set<http.ClientRequest>();
@@ -64,7 +65,7 @@ function track(signal: AbortSignal, cr: http.ClientRequest): void {
       { once: true },
     );
   }
-  set.add(cr);
+  return set;
 }
 
 function flattenHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
@@ -169,12 +170,13 @@ class NodeHttpClient implements ClosableHttpClient {
           ),
         );
       }, this.timeoutMs);
-      if (signal) track(signal, cr);
+      const tracked = signal ? inFlightOf(signal) : undefined;
+      tracked?.add(cr);
       const finish = (err: Error | undefined, res?: HttpResponse): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (signal) inFlight.get(signal)?.delete(cr);
+        tracked?.delete(cr);
         if (err) reject(err);
         else resolve(res as HttpResponse);
       };

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadFlock } from '../../src/config/index.ts';
-import { apply, comparePlans, plan, renderPlan, type ApplyOptions } from '../../src/engine/index.ts';
+import {
+  apply,
+  comparePlans,
+  isEmptyPlan,
+  plan,
+  renderPlan,
+  type ApplyOptions,
+} from '../../src/engine/index.ts';
 import { DroverError } from '../../src/errors.ts';
 import { defaultCatalog } from '../../src/providers/index.ts';
 import type { StateBackend } from '../../src/engine/index.ts';
@@ -307,6 +314,41 @@ ${Array.from({ length: 40 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
     expect(inFlight).toBe(0);
     await new Promise((r) => setTimeout(r, 50));
     expect(startedAfter).toBe(0);
+  });
+
+  it('a backend that streams only part of its snapshot still has every resource read, each once', async () => {
+    write(`${header('e-11')}resources:
+${Array.from({ length: 25 }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: pb${i} } }`).join('\n')}
+`);
+    const config = await loadFlock(dir, catalog);
+    expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
+    const real = new DbStateBackend(tdb.db, { pageSize: 10 });
+    let pages = 0;
+    const state: StateBackend = {
+      // Hands over the first page only, then stops streaming (the snapshot still holds all 25).
+      load: (flock, target, o) =>
+        real.load(flock, target, {
+          ...o,
+          onResources: (batch, head) => {
+            if (pages++ === 0) o?.onResources?.(batch, head);
+          },
+        }),
+      putIntent: (...a) => real.putIntent(...a),
+      commit: (...a) => real.commit(...a),
+      clearIntent: (...a) => real.clearIntent(...a),
+    };
+    const reads = new Map<string, number>();
+    const http: HttpClient = {
+      request: (req) => {
+        if (req.method === 'GET') reads.set(req.url, (reads.get(req.url) ?? 0) + 1);
+        return sim.http.request(req);
+      },
+    };
+    const p = await plan(config, { target: 't1', artifacts: { app: 'v1' } }, opts({ state, http }));
+    expect(pages).toBe(3);
+    expect(isEmptyPlan(p)).toBe(true);
+    expect(reads.size).toBe(25);
+    expect([...reads.values()].every((n) => n === 1)).toBe(true);
   });
 
   it('a failed operation skips its dependents and records nothing for them', async () => {

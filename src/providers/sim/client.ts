@@ -21,6 +21,8 @@ const POLL_MAX_MS = 1000;
 
 /** The checked endpoint per provider config object (a run's contexts share theirs). */
 const endpoints = new WeakMap<object, string>();
+/** `{endpoint}/regions/{region}/` per provider context: refresh asks once per resource. */
+const regionBases = new WeakMap<ProviderContext, string>();
 
 export function simEndpoint(ctx: ProviderContext): string {
   const known = endpoints.get(ctx.config);
@@ -38,8 +40,17 @@ export function simEndpoint(ctx: ProviderContext): string {
   return clean;
 }
 
+function regionBase(ctx: ProviderContext): string {
+  let base = regionBases.get(ctx);
+  if (base === undefined) {
+    base = `${simEndpoint(ctx)}/regions/${encodeURIComponent(ctx.target.region)}/`;
+    regionBases.set(ctx, base);
+  }
+  return base;
+}
+
 export function kindUrl(ctx: ProviderContext, segment: string, rest = ''): string {
-  return `${simEndpoint(ctx)}/regions/${encodeURIComponent(ctx.target.region)}/${segment}${rest}`;
+  return regionBase(ctx) + segment + rest;
 }
 
 export function simRequest(ctx: ProviderContext, req: Omit<HttpRequest, 'signal'>): Promise<HttpResponse> {
@@ -54,20 +65,23 @@ function asResource(body: unknown, what: string): SimResource {
   throw new ProviderError(`${what}: the simulator answered no resource`, undefined, 'BAD_RESPONSE');
 }
 
-/** One resource, or null when it is gone. */
+/**
+ * One resource, or null when it is gone. A refresh calls this once per resource in state, so the
+ * success path builds nothing it does not send (the error text only on an error).
+ */
 export async function getResource(
   ctx: ProviderContext,
   segment: string,
   id: string,
 ): Promise<SimResource | null> {
-  const what = `sim: GET ${segment}/${id}`;
-  const res = await simRequest(ctx, {
+  const res = await ctx.http.request({
     method: 'GET',
-    url: kindUrl(ctx, segment, `/${encodeURIComponent(id)}`),
+    url: `${regionBase(ctx)}${segment}/${encodeURIComponent(id)}`,
+    signal: ctx.signal,
   });
   if (res.status === 404) return null;
-  if (!isOk(res)) throw errorFromResponse(res, what);
-  const r = asResource(res.body, what);
+  if (!isOk(res)) throw errorFromResponse(res, `sim: GET ${segment}/${id}`);
+  const r = asResource(res.body, `sim: GET ${segment}/${id}`);
   return r.state === 'DELETED' ? null : r;
 }
 

@@ -50,9 +50,10 @@ export function defineSimType<P extends Record<string, unknown>>(spec: SimTypeSp
     replaceOn: spec.replaceOn,
     kind: 'infrastructure',
 
-    async read(ctx, id) {
-      const r = await getResource(ctx, segment, id);
-      return r && toAttributes(r);
+    // Not async: the simulator's answer is already the attributes (toAttributes), so read hands back
+    // getResource's promise instead of wrapping it in one more, once per resource of every refresh.
+    read(ctx, id) {
+      return getResource(ctx, segment, id) as Promise<Attributes | null>;
     },
 
     async create(ctx, props, { idempotencyKey }) {
