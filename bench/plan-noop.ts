@@ -38,7 +38,9 @@ try {
     await db.close();
   }
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/plan-noop-child.mjs'], {
+    // BENCH_NODE_ARGS: extra node flags for the measured child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, 'bench/plan-noop-child.mjs'], {
       env: {
         ...process.env,
         ...benchKeys,
