@@ -17,7 +17,7 @@ import {
 } from '../../src/engine/index.ts';
 import { DroverError } from '../../src/errors.ts';
 import { defaultCatalog } from '../../src/providers/index.ts';
-import type { StateBackend } from '../../src/engine/index.ts';
+import type { LoadOptions, StateBackend } from '../../src/engine/index.ts';
 import type { HttpClient } from '../../src/providers/types.ts';
 import { DbStateBackend } from '../../src/store/index.ts';
 import { openTestDb, type TestDb } from '../helpers/db.ts';
@@ -272,29 +272,35 @@ ${Array.from({ length: 20 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
     }
   });
 
+  type OnResources = NonNullable<LoadOptions['onResources']>;
+  /** The store's backend in pages of 10, with what its streamed load hands the engine passed through `via`. */
+  const streamedThrough = (via: (handOver: OnResources) => OnResources): StateBackend => {
+    const real = new DbStateBackend(tdb.db, { pageSize: 10 });
+    return {
+      load: (flock, target, o) =>
+        real.load(flock, target, {
+          ...o,
+          ...(o?.onResources ? { onResources: via(o.onResources) } : {}),
+        }),
+      putIntent: (...a) => real.putIntent(...a),
+      commit: (...a) => real.commit(...a),
+      clearIntent: (...a) => real.clearIntent(...a),
+    };
+  };
+
   it('a state load that fails after its first resources leaves no read running behind the error', async () => {
     write(`${header('e-10')}resources:
 ${Array.from({ length: 40 }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: lb${i} } }`).join('\n')}
 `);
     const config = await loadFlock(dir, catalog);
     expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
-    const real = new DbStateBackend(tdb.db, { pageSize: 10 });
     let inFlight = 0;
     let startedAfter = 0;
     let failed = false;
-    const state: StateBackend = {
-      load: (flock, target, o) =>
-        real.load(flock, target, {
-          ...o,
-          onResources: (batch, head) => {
-            o?.onResources?.(batch, head);
-            throw new Error('the database went away');
-          },
-        }),
-      putIntent: (...a) => real.putIntent(...a),
-      commit: (...a) => real.commit(...a),
-      clearIntent: (...a) => real.clearIntent(...a),
-    };
+    const state = streamedThrough((handOver) => (batch, head) => {
+      handOver(batch, head);
+      throw new Error('the database went away');
+    });
     const http: HttpClient = {
       request: async (req) => {
         if (failed) startedAfter++;
@@ -322,21 +328,11 @@ ${Array.from({ length: 25 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
 `);
     const config = await loadFlock(dir, catalog);
     expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
-    const real = new DbStateBackend(tdb.db, { pageSize: 10 });
     let pages = 0;
-    const state: StateBackend = {
-      // Hands over the first page only, then stops streaming (the snapshot still holds all 25).
-      load: (flock, target, o) =>
-        real.load(flock, target, {
-          ...o,
-          onResources: (batch, head) => {
-            if (pages++ === 0) o?.onResources?.(batch, head);
-          },
-        }),
-      putIntent: (...a) => real.putIntent(...a),
-      commit: (...a) => real.commit(...a),
-      clearIntent: (...a) => real.clearIntent(...a),
-    };
+    // Hands over the first page only, then stops streaming (the snapshot still holds all 25).
+    const state = streamedThrough((handOver) => (batch, head) => {
+      if (pages++ === 0) handOver(batch, head);
+    });
     const reads = new Map<string, number>();
     const http: HttpClient = {
       request: (req) => {
