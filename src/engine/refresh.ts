@@ -48,7 +48,6 @@ export async function refresh(
   // Reads start with the first resources a streaming backend hands over, while the rest of a large
   // state is still being read; a state with intents to resolve first is read only once it is whole.
   const batches: (readonly ResourceState[])[] = [];
-  let streamed = 0;
   const loading = state.load(flock, target, {
     ...(opts.planOnly && !opts.willWrite
       ? {
@@ -61,7 +60,6 @@ export async function refresh(
     onResources: (batch, head) => {
       if (head.intents > 0) return;
       total = head.total;
-      streamed += batch.length;
       batches.push(batch);
       reads.push(batch);
     },
@@ -120,6 +118,7 @@ export async function refresh(
   // there is nothing left to look up; whatever was not handed over (a backend that does not stream, a
   // state that had intents, or one that streamed only part) is read now.
   total = snapshot.resources.size;
+  const streamed = batches.reduce((n, b) => n + b.length, 0);
   if (streamed === 0) reads.push([...snapshot.resources.values()]);
   else if (streamed !== total) {
     const queued = new Set<string>();
