@@ -272,6 +272,15 @@ ${Array.from({ length: 20 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
     }
   });
 
+  /** A flock of n buckets (named prefix0…) in the given region, applied to t1; its loaded config. */
+  const appliedBuckets = async (region: string, prefix: string, n: number) => {
+    write(`${header(region)}resources:
+${Array.from({ length: n }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: ${prefix}${i} } }`).join('\n')}
+`);
+    const config = await loadFlock(dir, catalog);
+    expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
+    return config;
+  };
   type OnResources = NonNullable<LoadOptions['onResources']>;
   /** The store's backend in pages of 10, with what its streamed load hands the engine passed through `via`. */
   const streamedThrough = (via: (handOver: OnResources) => OnResources): StateBackend => {
@@ -289,11 +298,7 @@ ${Array.from({ length: 20 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
   };
 
   it('a state load that fails after its first resources leaves no read running behind the error', async () => {
-    write(`${header('e-10')}resources:
-${Array.from({ length: 40 }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: lb${i} } }`).join('\n')}
-`);
-    const config = await loadFlock(dir, catalog);
-    expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
+    const config = await appliedBuckets('e-10', 'lb', 40);
     let inFlight = 0;
     let startedAfter = 0;
     let failed = false;
@@ -323,11 +328,7 @@ ${Array.from({ length: 40 }, (_, i) => `  b${i}: { type: sim.bucket, properties:
   });
 
   it('a backend that streams only part of its snapshot still has every resource read, each once', async () => {
-    write(`${header('e-11')}resources:
-${Array.from({ length: 25 }, (_, i) => `  b${i}: { type: sim.bucket, properties: { name: pb${i} } }`).join('\n')}
-`);
-    const config = await loadFlock(dir, catalog);
-    expect((await apply(config, { target: 't1', artifacts: { app: 'v1' } }, opts())).ok).toBe(true);
+    const config = await appliedBuckets('e-11', 'pb', 25);
     let pages = 0;
     // Hands over the first page only, then stops streaming (the snapshot still holds all 25).
     const state = streamedThrough((handOver) => (batch, head) => {
