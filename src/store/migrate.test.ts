@@ -12,6 +12,7 @@ import { openTestDb, withDatabase, type TestDb } from '../../test/helpers/db.ts'
 import { DroverError } from '../errors.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import { openPgDb } from './pg-db.ts';
+import { DbStateBackend } from './state-store.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -65,6 +66,37 @@ describe('migrate', () => {
       'SELECT version, name FROM drover_migrations ORDER BY version',
     );
     expect(rows.map((r) => r.name)).toEqual(loadMigrations().map((m) => m.name));
+  });
+
+  it('0007 fills the load text of rows written before it', async () => {
+    const { db } = await testDb();
+    // Back to the schema before 0007, with a resource written then.
+    await db.query(`DROP TRIGGER drover_resource_load_text ON drover_state_resources;
+      DROP FUNCTION drover_resource_load_text();
+      ALTER TABLE drover_state_resources DROP COLUMN load_text;
+      DELETE FROM drover_migrations WHERE name = '0007_state_load_text'`);
+    const r = {
+      address: 'old',
+      type: 'sim.bucket',
+      id: 'b "1"',
+      properties: { name: 'old' },
+      attributes: { id: 'b "1"' },
+      dependencies: ['x'],
+    };
+    await new DbStateBackend(db).commit('f', 't', { kind: 'put', resource: r, action: 'create' });
+    expect(await migrate(db)).toEqual(['0007_state_load_text']);
+    const { rows } = await db.query<{ load_text: string }>('SELECT load_text FROM drover_state_resources');
+    expect(JSON.parse(rows[0]!.load_text)).toEqual([
+      'old',
+      'sim.bucket',
+      'b "1"',
+      { name: 'old' },
+      ['x'],
+      null,
+      null,
+      null,
+    ]);
+    expect((await new DbStateBackend(db).load('f', 't')).resources.get('old')).toEqual(r);
   });
 
   it('applies new migrations in order, each with several statements, and records them', async () => {

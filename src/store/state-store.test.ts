@@ -48,6 +48,59 @@ describe('load', () => {
   });
 });
 
+describe('load text (migration 0007)', () => {
+  // Values that JSON must escape, in every text column the load text carries.
+  const odd = (i: number): ResourceState =>
+    res(`q"${i}\\`, `id "${i}" \\ \u0001 ü 😀`, {
+      type: 'drover.test',
+      properties: { cmd: 'echo "a\\b"\n', 'k"ey': [1, '\t'] },
+      attributes: { id: `id "${i}" \\ \u0001 ü 😀`, out: '"\u2028"' },
+      dependencies: ['d"1', 'd\\2'],
+      releaseId: 'rel "1"',
+      executionId: 'ex\\1',
+      status: 'SUCCEEDED',
+    });
+
+  it('hands back every value as committed, in a plain and a streamed load, text that needs escaping too', async () => {
+    const paged = new DbStateBackend(t.db, { pageSize: 2 });
+    const written = [odd(1), odd(2), odd(3), res('plain', 'p-1')];
+    for (const r of written) await paged.commit('f', 't', { kind: 'put', resource: r, action: 'create' });
+    const byAddress = new Map(written.map((r) => [r.address, r]));
+    expect(new Map((await paged.load('f', 't')).resources)).toEqual(byAddress);
+    const streamed: ResourceState[] = [];
+    const snap = await paged.load('f', 't', { onResources: (b) => streamed.push(...b) });
+    expect(new Map(snap.resources)).toEqual(byAddress);
+    expect(streamed).toHaveLength(written.length);
+  });
+
+  it('is kept by every write, and a row without it (written past the trigger) still loads whole', async () => {
+    await state.commit('f', 't', { kind: 'put', resource: odd(1), action: 'create' });
+    const updated = { ...odd(1), id: 'id-2', properties: { cmd: 'new' } };
+    await state.commit('f', 't', { kind: 'put', resource: updated, action: 'update' });
+    const { rows } = await t.db.query<{ load_text: string }>(
+      `SELECT load_text FROM drover_state_resources WHERE flock = 'f' AND target = 't'`,
+    );
+    expect(JSON.parse(rows[0]!.load_text)).toEqual([
+      updated.address,
+      updated.type,
+      'id-2',
+      { cmd: 'new' },
+      updated.dependencies,
+      updated.releaseId,
+      updated.executionId,
+      updated.status,
+    ]);
+    await t.db.transaction(async (tx) => {
+      await tx.query('ALTER TABLE drover_state_resources DISABLE TRIGGER drover_resource_load_text');
+      await tx.query(`UPDATE drover_state_resources SET load_text = NULL WHERE flock = 'f'`);
+      await tx.query('ALTER TABLE drover_state_resources ENABLE TRIGGER drover_resource_load_text');
+    });
+    expect((await state.load('f', 't')).resources.get(updated.address)).toEqual(updated);
+    const streamed = await state.load('f', 't', { onResources: () => undefined });
+    expect(streamed.resources.get(updated.address)).toEqual(updated);
+  });
+});
+
 describe('streamed load', () => {
   it('hands over every resource once, in address order and in pages, and resolves the same snapshot', async () => {
     const paged = new DbStateBackend(t.db, { pageSize: 4 });

@@ -92,23 +92,52 @@ function resourceToJson(r: ResourceState): ResourceJson {
   };
 }
 
-function resourceFromJson(j: ResourceJson): ResourceState {
+/** `[address, type, id, properties, dependencies, release_id, execution_id, status]`: see resourceText. */
+type RowTuple = [
+  string,
+  string,
+  string,
+  Record<string, unknown> | null,
+  string[] | null,
+  string | null,
+  string | null,
+  string | null,
+];
+
+type LoadedResource = [RowTuple, Record<string, unknown> | null];
+
+/** One element of a load's resources text (resourceText): the row and its attributes (or null). */
+function resourceFromLoad([row, attributes]: LoadedResource): ResourceState {
+  const [address, type, id, properties, dependencies, releaseId, executionId, status] = row;
   return {
-    address: j.address,
-    type: j.type,
-    id: j.id,
-    properties: j.properties ?? {},
+    address,
+    type,
+    id,
+    properties: properties ?? {},
     // Attributes carry the id; stored ones nearly always do already (no copy then: a large state is
     // 10,000 of them, loaded for every plan).
     attributes:
-      j.attributes?.['id'] != null
-        ? (j.attributes as Attributes)
-        : ({ ...(j.attributes ?? {}), id: j.id } as Attributes),
-    dependencies: j.dependencies ?? [],
-    ...(j.releaseId != null ? { releaseId: j.releaseId } : {}),
-    ...(j.executionId != null ? { executionId: j.executionId } : {}),
-    ...(j.status != null ? { status: j.status as TaskStatus } : {}),
+      attributes?.['id'] != null ? (attributes as Attributes) : ({ ...(attributes ?? {}), id } as Attributes),
+    dependencies: dependencies ?? [],
+    ...(releaseId != null ? { releaseId } : {}),
+    ...(executionId != null ? { executionId } : {}),
+    ...(status != null ? { status: status as TaskStatus } : {}),
   };
+}
+
+/** A resource from its canonical JSON (history's before and after). */
+function resourceFromJson(j: ResourceJson): ResourceState {
+  const row: RowTuple = [
+    j.address,
+    j.type,
+    j.id,
+    j.properties ?? null,
+    j.dependencies ?? null,
+    j.releaseId ?? null,
+    j.executionId ?? null,
+    j.status ?? null,
+  ];
+  return resourceFromLoad([row, j.attributes ?? null]);
 }
 
 function iso(v: unknown): string {
@@ -126,26 +155,33 @@ const INTENTS_OF_STATE = `COALESCE((SELECT jsonb_agg(jsonb_build_object(
     FROM drover_state_intents i WHERE i.flock = s.flock AND i.target = s.target), '[]'::jsonb)`;
 
 /**
- * One statement, so the serial, resources and intents are one consistent snapshot. The resources come
- * as ONE json text (`json_agg` of the plain rows, parsed here): about 4× cheaper for the database than
- * a jsonb object built per row (10,000 resources: ~80 ms instead of ~300 ms on PGlite), and one string
- * to hand over instead of thousands of objects.
+ * A resource row as a load hands it over: `[row, attributes]`, where `row` is the row's `load_text`
+ * (migration 0007: `[address, type, id, properties, dependencies, release_id, execution_id, status]`,
+ * JSON text kept on every write) and `attributes` its attributes, or null where `withAttributes` is
+ * false. The rows of a load are joined into ONE JSON text (parsed here): the database builds no JSON at
+ * a load, so 10,000 resources cost PGlite ~15 ms instead of ~50 ms (json_agg of the rows), and the
+ * engine gets one string instead of thousands of objects.
  */
+const resourceText = (withAttributes: string): string => `'[' || COALESCE(r.load_text,
+      json_build_array(r.address, r.type, r.id, r.properties, r.dependencies,
+                       r.release_id, r.execution_id, r.status)::text)
+    || ',' || CASE WHEN ${withAttributes} THEN r.attributes::text ELSE 'null' END || ']'`;
+
+/** One statement, so the serial, resources and intents are one consistent snapshot. */
 const LOAD_SQL = `
   SELECT s.lineage::text AS lineage, s.serial,
-    (SELECT json_agg(x ORDER BY x.address)::text FROM (
-       SELECT r.address, r.type, r.id, r.properties, r.attributes, r.dependencies,
-              r.release_id AS "releaseId", r.execution_id AS "executionId", r.status
-         FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target) x) AS resources,
+    (SELECT '[' || string_agg(${resourceText('true')}, ',' ORDER BY r.address) || ']'
+       FROM drover_state_resources r WHERE r.flock = s.flock AND r.target = s.target) AS resources,
     ${INTENTS_OF_STATE} AS intents
   FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
 
 /*
  * A streamed load (LoadOptions.onResources) reads the same snapshot in pages, in one read-only
  * REPEATABLE READ transaction, so every page sees what the head saw: the head (serial, intents, how many
- * resources), then pages of PAGE_SIZE resources in address order (keyset: after the last address of the
- * page before). The next page is asked for before the one at hand is parsed and handed on, so the
- * database produces page n + 1 while the engine starts reading page n's resources from their providers.
+ * resources), then pages (FIRST_PAGE_SIZE resources, then PAGE_SIZE each) in address order (keyset:
+ * after the last address of the page before). The next page is asked for before the one at hand is
+ * parsed and handed on, so the database produces page n + 1 while the engine starts reading page n's
+ * resources from their providers. The first page is small so that those reads start within a few ms.
  */
 const HEAD_SQL = `
   SELECT s.lineage::text AS lineage, s.serial,
@@ -155,17 +191,16 @@ const HEAD_SQL = `
   FROM drover_states s WHERE s.flock = $1 AND s.target = $2`;
 
 const PAGE_SQL = `
-  SELECT json_agg(x ORDER BY x.address)::text AS resources, max(x.address) AS last FROM (
-    SELECT r.address, r.type, r.id, r.properties,
-           CASE WHEN $5::text[] IS NULL OR r.type = ANY($5::text[]) THEN r.attributes END AS attributes,
-           r.dependencies,
-           r.release_id AS "releaseId", r.execution_id AS "executionId", r.status
-      FROM drover_state_resources r
-     WHERE r.flock = $1 AND r.target = $2 AND r.address > $3
-     ORDER BY r.address LIMIT $4) x`;
+  SELECT '[' || string_agg(${resourceText('$5::text[] IS NULL OR r.type = ANY($5::text[])')}, ','
+                           ORDER BY r.address) || ']' AS resources,
+         max(r.address) AS last
+    FROM (SELECT * FROM drover_state_resources r
+           WHERE r.flock = $1 AND r.target = $2 AND r.address > $3
+           ORDER BY r.address LIMIT $4) r`;
 
-/** Resources per page of a streamed load: the first arrives in ~10 ms on PGlite, and the rest follow. */
+/** Resources per page of a streamed load (a few ms of PGlite's time each), after the first page's. */
 const PAGE_SIZE = 1000;
+const FIRST_PAGE_SIZE = 100;
 
 interface HeadRow {
   lineage: string;
@@ -182,7 +217,7 @@ interface PageRow {
 interface LoadRow {
   lineage: string;
   serial: number;
-  /** json_agg text of the resource rows; null when there are none. */
+  /** The resource rows as one JSON text (resourceText); null when there are none. */
   resources: string | null;
   intents: IntentJson[];
 }
@@ -310,8 +345,10 @@ export class DbStateBackend implements StateBackend {
     }
     const resources = new Map<string, ResourceState>();
     if (row.resources !== null)
-      for (const j of JSON.parse(row.resources) as ResourceJson[])
-        resources.set(j.address, resourceFromJson(j));
+      for (const j of JSON.parse(row.resources) as LoadedResource[]) {
+        const r = resourceFromLoad(j);
+        resources.set(r.address, r);
+      }
     const intents = new Map<string, Intent>();
     for (const i of row.intents) intents.set(i.address, i);
     return { flock, target, lineage: row.lineage, serial: Number(row.serial), resources, intents };
@@ -332,21 +369,21 @@ export class DbStateBackend implements StateBackend {
     for (const i of head.intents) intents.set(i.address, i);
     const info = { total: Number(head.count), intents: intents.size };
     const resources = new Map<string, ResourceState>();
-    const page = (after: string): Promise<{ rows: PageRow[] }> =>
-      tx.query<PageRow>(PAGE_SQL, [flock, target, after, this.pageSize, opts.attributesOnlyFor ?? null]);
+    const page = (after: string, size: number): Promise<{ rows: PageRow[] }> =>
+      tx.query<PageRow>(PAGE_SQL, [flock, target, after, size, opts.attributesOnlyFor ?? null]);
     // Pages are full but the last (the snapshot cannot change under the transaction), so there is a
     // next page while fewer than the count were asked for.
-    let asked = 0;
-    let pending = asked < info.total ? page('') : null;
+    let asked = Math.min(FIRST_PAGE_SIZE, this.pageSize);
+    let pending = info.total > 0 ? page('', asked) : null;
     while (pending) {
-      asked += this.pageSize;
       const row = (await pending).rows[0];
       if (!row?.resources || row.last === null) break;
       // The next page is on its way while this one is parsed and handed on.
-      pending = asked < info.total ? page(row.last) : null;
+      pending = asked < info.total ? page(row.last, this.pageSize) : null;
+      asked += this.pageSize;
       const batch: ResourceState[] = [];
-      for (const j of JSON.parse(row.resources) as ResourceJson[]) {
-        const r = resourceFromJson(j);
+      for (const j of JSON.parse(row.resources) as LoadedResource[]) {
+        const r = resourceFromLoad(j);
         resources.set(r.address, r);
         batch.push(r);
       }
