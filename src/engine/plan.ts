@@ -33,7 +33,11 @@ export interface PlanResult {
 export function desiredResources(rc: RunContext): Map<string, ResourceConfig> {
   const out = new Map<string, ResourceConfig>();
   if (rc.destroy) return out;
-  for (const [name, r] of Object.entries(rc.config.resources)) {
+  // Keys, not entries: a flock's resources are a record of thousands of keys, and entries builds a pair
+  // for each of them at every plan.
+  const { resources } = rc.config;
+  for (const name of Object.keys(resources)) {
+    const r = resources[name]!;
     if (selectsTarget(r, rc.targetInfo)) out.set(name, r);
   }
   for (const r of out.values()) {
@@ -78,13 +82,14 @@ export function makePlan(rc: RunContext, refreshed: Refreshed): PlanResult {
   const operations: PlanOperation[] = [];
   const known = (name: string): Readonly<Record<string, unknown>> | undefined =>
     planned.get(name)?.plannedAttributes;
+  const scope = rc.scope(known);
 
   for (const address of order) {
     const cfg = desired.get(address)!;
     const type = rc.typeOf(cfg.type);
     const prior = snapshot.resources.get(address);
     const now = prior ? current.get(address) : undefined;
-    const { values, unknownKeys } = resolveProperties(cfg, rc.scope(known));
+    const { values, unknownKeys } = resolveProperties(cfg, scope);
     const unknown = unknownKeys.length === 0 ? NONE_UNKNOWN : new Set(unknownKeys);
 
     let action: Action;

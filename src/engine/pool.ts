@@ -17,7 +17,7 @@ export class Lanes<T> {
 
   constructor(
     private readonly limit: number,
-    private readonly fn: (item: T) => Promise<void>,
+    private readonly fn: (item: T) => Promise<void> | void,
   ) {}
 
   push(batch: readonly T[]): void {

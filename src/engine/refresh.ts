@@ -5,7 +5,7 @@
 import type { Attributes } from '../providers/types.ts';
 import type { RunContext } from './context.ts';
 import { Lanes, mapLimit } from './pool.ts';
-import { withRetry } from './retry.ts';
+import { retrying, withRetry } from './retry.ts';
 import type { ResourceState, StateSnapshot } from './state-types.ts';
 
 export interface Refreshed {
@@ -29,21 +29,19 @@ export async function refresh(
   const current = new Map<string, Attributes | null>();
   let total = 0;
   let done = 0;
-  const reads = new Lanes<ResourceState>(rc.parallelism, async (r) => {
-    const type = rc.typeOf(r.type);
-    if (type.kind === 'task') {
-      current.set(r.address, r.attributes);
-    } else {
-      const { value } = await withRetry(
-        () => type.read(rc.providerContext(r.type), r.id, { ...r.properties }),
-        rc.retry,
-        undefined,
-        rc.signal,
-      );
-      current.set(r.address, value);
-    }
+  const read = (address: string, value: Attributes | null): void => {
+    current.set(address, value);
     done++;
     if (done === total || done % 100 === 0) rc.opts.onEvent?.({ kind: 'refresh', done, total });
+  };
+  // Once per resource of the state: no async frame of its own (see `retrying`).
+  const reads = new Lanes<ResourceState>(rc.parallelism, (r) => {
+    const type = rc.typeOf(r.type);
+    if (type.kind === 'task') return read(r.address, r.attributes);
+    const ctx = rc.providerContext(r.type);
+    return retrying(() => type.read(ctx, r.id, { ...r.properties }), rc.retry, rc.signal).then((value) =>
+      read(r.address, value),
+    );
   });
   // Reads start with the first resources a streaming backend hands over, while the rest of a large
   // state is still being read; a state with intents to resolve first is read only once it is whole.

@@ -47,8 +47,9 @@ export async function withRetry<T>(
   policy: RetryPolicy,
   onRetry?: (attempt: number, delayMs: number, error: Error) => void,
   signal?: AbortSignal,
+  firstAttempt = 1,
 ): Promise<{ value: T; attempts: number }> {
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = firstAttempt; ; attempt++) {
     try {
       return { value: await fn(), attempts: attempt };
     } catch (e) {
@@ -61,4 +62,26 @@ export async function withRetry<T>(
       await sleep(delay, signal);
     }
   }
+}
+
+/**
+ * withRetry for the hot path: when the first attempt succeeds, the promise is fn's own answer, with no
+ * async frame or result object around it (a refresh reads every resource of a state this way,
+ * thousands of them); a failed first attempt goes on exactly as withRetry's would.
+ */
+export function retrying<T>(fn: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
+  let first: Promise<T>;
+  try {
+    first = fn();
+  } catch (e) {
+    first = Promise.reject(e);
+  }
+  return first.catch(async (e: unknown) => {
+    if (!(e instanceof TransientError) || policy.attempts <= 1) {
+      if (e instanceof Error) Object.assign(e, { attempts: 1 });
+      throw e;
+    }
+    await sleep(backoffDelay(1, policy), signal);
+    return (await withRetry(fn, policy, undefined, signal, 2)).value;
+  });
 }
