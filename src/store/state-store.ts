@@ -106,23 +106,34 @@ type RowTuple = [
 
 type LoadedResource = [RowTuple, Record<string, unknown> | null];
 
-/** One element of a load's resources text (resourceText): the row and its attributes (or null). */
-function resourceFromLoad([row, attributes]: LoadedResource): ResourceState {
-  const [address, type, id, properties, dependencies, releaseId, executionId, status] = row;
-  return {
-    address,
-    type,
+/**
+ * One element of a load's resources text (resourceText): the row and its attributes (or null). Once per
+ * resource of every load, so it is written out plainly: the optional ids set on the object instead of
+ * spread into it (three spreads were three more objects per resource).
+ */
+function resourceFromLoad(loaded: LoadedResource): ResourceState {
+  const row = loaded[0];
+  const attributes = loaded[1];
+  const id = row[2];
+  const r: { -readonly [K in keyof ResourceState]: ResourceState[K] } = {
+    address: row[0],
+    type: row[1],
     id,
-    properties: properties ?? {},
+    properties: row[3] ?? {},
     // Attributes carry the id; stored ones nearly always do already (no copy then: a large state is
     // 10,000 of them, loaded for every plan).
     attributes:
-      attributes?.['id'] != null ? (attributes as Attributes) : ({ ...(attributes ?? {}), id } as Attributes),
-    dependencies: dependencies ?? [],
-    ...(releaseId != null ? { releaseId } : {}),
-    ...(executionId != null ? { executionId } : {}),
-    ...(status != null ? { status: status as TaskStatus } : {}),
+      attributes === null
+        ? { id }
+        : attributes['id'] != null
+          ? (attributes as Attributes)
+          : ({ ...attributes, id } as Attributes),
+    dependencies: row[4] ?? [],
   };
+  if (row[5] != null) r.releaseId = row[5];
+  if (row[6] != null) r.executionId = row[6];
+  if (row[7] != null) r.status = row[7] as TaskStatus;
+  return r;
 }
 
 /** A resource from its canonical JSON (history's before and after). */
