@@ -10,14 +10,21 @@ import type { ResourceState, StateSnapshot } from './state-types.ts';
 
 export interface Refreshed {
   readonly snapshot: StateSnapshot;
-  /** Attributes as read now; null = gone from the provider. Tasks keep their recorded attributes. */
+  /**
+   * Attributes as read now; null = gone from the provider. Tasks keep their recorded attributes. After
+   * a `planOnly` refresh, a resource that no resource of the flock depends on maps to its attributes as
+   * stored when it still exists: only its existence was needed (see `refresh`).
+   */
   readonly current: ReadonlyMap<string, Attributes | null>;
 }
 
 /**
  * `willWrite`: an apply follows, so the state backend is told to get its writes ready meanwhile.
  * `planOnly`: only a plan follows (makePlan), which needs no stored attributes but deployment tasks'
- * (every other resource's come from its provider's answer here), so the load may leave them out.
+ * (every other resource's come from its provider's answer here), so the load may leave them out. Nor
+ * does it need the answers but those of resources that others depend on (their attributes are what
+ * `${…}` references resolve to); of the rest it keeps only whether they still exist, so that a plan of a
+ * large state does not hold thousands of answers it never looks at.
  */
 export async function refresh(
   rc: RunContext,
@@ -27,27 +34,32 @@ export async function refresh(
   const { flock } = rc.config;
   const target = rc.target.name;
   const current = new Map<string, Attributes | null>();
+  const planOnly = opts.planOnly === true && opts.willWrite !== true;
+  const needed = planOnly ? dependedOn(rc) : undefined;
   let total = 0;
   let done = 0;
-  const read = (address: string, value: Attributes | null): void => {
-    current.set(address, value);
+  const read = (r: ResourceState, value: Attributes | null): void => {
+    current.set(
+      r.address,
+      value === null || needed === undefined || needed.has(r.address) ? value : r.attributes,
+    );
     done++;
     if (done === total || done % 100 === 0) rc.opts.onEvent?.({ kind: 'refresh', done, total });
   };
   // Once per resource of the state: no async frame of its own (see `retrying`).
   const reads = new Lanes<ResourceState>(rc.parallelism, (r) => {
     const type = rc.typeOf(r.type);
-    if (type.kind === 'task') return read(r.address, r.attributes);
+    if (type.kind === 'task') return read(r, r.attributes);
     const ctx = rc.providerContext(r.type);
     return retrying(() => type.read(ctx, r.id, { ...r.properties }), rc.retry, rc.signal).then((value) =>
-      read(r.address, value),
+      read(r, value),
     );
   });
   // Reads start with the first resources a streaming backend hands over, while the rest of a large
   // state is still being read; a state with intents to resolve first is read only once it is whole.
   const batches: (readonly ResourceState[])[] = [];
   const loading = state.load(flock, target, {
-    ...(opts.planOnly && !opts.willWrite
+    ...(planOnly
       ? {
           attributesOnlyFor: rc.opts.catalog
             .types()
@@ -125,4 +137,12 @@ export async function refresh(
   }
   await reads.finish();
   return { snapshot, current };
+}
+
+/** The resources of the flock that some resource depends on (explicitly or by a `${…}` reference). */
+function dependedOn(rc: RunContext): Set<string> {
+  const out = new Set<string>();
+  const { resources } = rc.config;
+  for (const name of Object.keys(resources)) for (const d of resources[name]!.dependsOn) out.add(d);
+  return out;
 }

@@ -177,6 +177,46 @@ describe('refresh → plan → apply', () => {
     });
   });
 
+  it('a plan resolves references to attributes only the provider answers, and sees what is gone', async () => {
+    // A plan keeps the providers' answers only of resources others depend on (refresh, planOnly): lb
+    // refers to attributes of net that state does not hold for a plan (region, state), and solo, which
+    // nothing depends on, must still be seen gone.
+    write(`${header('e-9')}resources:
+  net: { type: sim.network, properties: { name: n9, cidr: 10.9.0.0/16 } }
+  lb: { type: sim.load_balancer, properties: { name: lb9, backends: ["\${net.region}", "\${net.state}"] } }
+  solo: { type: sim.bucket, properties: { name: solo9 } }
+`);
+    const config = await loadFlock(dir, catalog);
+    const inputs = { target: 't1', artifacts: { app: 'v1' } };
+    const r = await apply(config, inputs, opts());
+    expect(r.ok, JSON.stringify(r.results)).toBe(true);
+    const again = await plan(config, inputs, opts());
+    expect(again.operations.map((o) => [o.address, o.action])).toEqual([
+      ['net', 'no-op'],
+      ['lb', 'no-op'],
+      ['solo', 'no-op'],
+    ]);
+    const lb = (await sim.resources()).find((x) => x.name === 'lb9')!;
+    const got = await sim.http.request({
+      method: 'GET',
+      url: `${sim.url}/regions/e-9/load_balancers/${lb.id}`,
+    });
+    expect((got.body as { backends: string[] }).backends).toEqual(['e-9', 'AVAILABLE']);
+
+    const solo = (await sim.resources()).find((x) => x.name === 'solo9')!;
+    const del = await sim.http.request({
+      method: 'DELETE',
+      url: `${sim.url}/regions/e-9/buckets/${solo.id}`,
+    });
+    expect(del.status).toBeLessThan(300);
+    const gone = await plan(config, inputs, opts());
+    expect(gone.operations.map((o) => [o.address, o.action, o.reason])).toEqual([
+      ['net', 'no-op', undefined],
+      ['lb', 'no-op', undefined],
+      ['solo', 'create', 'gone from the provider'],
+    ]);
+  });
+
   it('refuses a stale saved plan and a diverged approved plan', async () => {
     write(`${header('e-5')}resources:
   a: { type: local.file, properties: { path: a.txt, content: one } }
