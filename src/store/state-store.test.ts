@@ -125,6 +125,27 @@ describe('streamed load', () => {
     expect([...snap.resources.keys()]).toEqual([...plain.resources.keys()]);
   });
 
+  it('hands over a smaller first page, then full pages, whether or not the last one is full', async () => {
+    const paged = new DbStateBackend(t.db, { pageSize: 4, firstPageSize: 2 });
+    for (let i = 0; i < 10; i++)
+      await paged.commit('f', 't', { kind: 'put', resource: res(`r${i}`, `id-${i}`), action: 'create' });
+    const sizes = async (): Promise<number[]> => {
+      const out: number[] = [];
+      const snap = await paged.load('f', 't', { onResources: (b) => out.push(b.length) });
+      expect(out.reduce((a, b) => a + b, 0)).toBe(snap.resources.size);
+      return out;
+    };
+    expect(await sizes()).toEqual([2, 4, 4]);
+    await paged.commit('f', 't', { kind: 'put', resource: res('r10', 'id-10'), action: 'create' });
+    expect(await sizes()).toEqual([2, 4, 4, 1]);
+    await paged.commit('f', 't', { kind: 'remove', address: 'r0', action: 'delete' });
+    await paged.commit('f', 't', { kind: 'remove', address: 'r1', action: 'delete' });
+    await paged.commit('f', 't', { kind: 'remove', address: 'r2', action: 'delete' });
+    await paged.commit('f', 't', { kind: 'remove', address: 'r3', action: 'delete' });
+    await paged.commit('f', 't', { kind: 'remove', address: 'r4', action: 'delete' });
+    expect(await sizes()).toEqual([2, 4]);
+  });
+
   it('is one snapshot: a commit made while the pages are read is not in it', async () => {
     let late: Promise<number> | undefined;
     // On PostgreSQL the commit runs on another connection, and the later pages wait until it is done;

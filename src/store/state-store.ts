@@ -271,13 +271,18 @@ type BatchOp =
  */
 export class DbStateBackend implements StateBackend {
   private readonly pageSize: number;
+  private readonly firstPageSize: number;
 
-  /** `pageSize`: resources per page of a streamed load (tests use small pages). */
+  /**
+   * `pageSize`: resources per page of a streamed load, `firstPageSize` of its first page (at most
+   * `pageSize`; tests use small pages).
+   */
   constructor(
     private readonly db: Queryable,
-    opts: { readonly pageSize?: number } = {},
+    opts: { readonly pageSize?: number; readonly firstPageSize?: number } = {},
   ) {
     this.pageSize = Math.max(1, opts.pageSize ?? PAGE_SIZE);
+    this.firstPageSize = Math.max(1, Math.min(opts.firstPageSize ?? FIRST_PAGE_SIZE, this.pageSize));
   }
 
   private prepared = false;
@@ -384,7 +389,7 @@ export class DbStateBackend implements StateBackend {
       tx.query<PageRow>(PAGE_SQL, [flock, target, after, size, opts.attributesOnlyFor ?? null]);
     // Pages are full but the last (the snapshot cannot change under the transaction), so there is a
     // next page while fewer than the count were asked for.
-    let asked = Math.min(FIRST_PAGE_SIZE, this.pageSize);
+    let asked = this.firstPageSize;
     let pending = info.total > 0 ? page('', asked) : null;
     while (pending) {
       const row = (await pending).rows[0];
